@@ -52,7 +52,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        assert isinstance(value, dt.datetime)
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
@@ -81,9 +82,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
-    )
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
 class Database:

@@ -29,7 +29,8 @@ if connection is not None:
 else:
     # Offline tooling (autogenerate from the command line) gets a sync URL.
     url = config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is required when no connection is given"
+    if not url:
+        raise RuntimeError("sqlalchemy.url is required when no connection is given")
     with create_engine(url).connect() as sync_connection:
         _configure(sync_connection)
         sync_connection.commit()

@@ -25,4 +25,7 @@ class AuditEvent(Base):
     patient_ids: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
     detail: Mapped[dict[str, object]] = mapped_column(JsonDoc, default=dict)
 
-    __table_args__ = (Index("ix_audit_event_at", "at"), Index("ix_audit_event_user", "user_id", "at"))
+    __table_args__ = (
+        Index("ix_audit_event_at", "at"),
+        Index("ix_audit_event_user", "user_id", "at"),
+    )

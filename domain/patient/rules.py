@@ -13,8 +13,42 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 # Province-level codes of GB/T 2260 (first two digits of the address code).
 PROVINCE_CODES = frozenset(
-    {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-     50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82}
+    {
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        81,
+        82,
+    }
 )
 _ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
 _PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
@@ -44,18 +78,28 @@ def validate_resident_id(
     value = normalise_resident_id(raw)
     today = today or dt.date.today()
     if not _ID_SHAPE.match(value):
-        return FieldError(field, "身份证号码应为18位：前17位为数字，最后一位为数字或X", "INVALID_FORMAT")
+        return FieldError(
+            field, "身份证号码应为18位：前17位为数字，最后一位为数字或X", "INVALID_FORMAT"
+        )
     if int(value[:2]) not in PROVINCE_CODES:
-        return FieldError(field, f"身份证号码的地区码 {value[:2]} 不是有效的省级代码", "INVALID_REGION")
+        return FieldError(
+            field, f"身份证号码的地区码 {value[:2]} 不是有效的省级代码", "INVALID_REGION"
+        )
     birth = birth_date_of(value)
     if birth is None:
-        return FieldError(field, f"身份证号码中的出生日期 {value[6:14]} 不是有效日期", "INVALID_BIRTH_DATE")
+        return FieldError(
+            field, f"身份证号码中的出生日期 {value[6:14]} 不是有效日期", "INVALID_BIRTH_DATE"
+        )
     if birth > today or birth.year < 1900:
-        return FieldError(field, f"身份证号码中的出生日期 {birth.isoformat()} 不合理", "INVALID_BIRTH_DATE")
+        return FieldError(
+            field, f"身份证号码中的出生日期 {birth.isoformat()} 不合理", "INVALID_BIRTH_DATE"
+        )
     expected = check_digit(value[:17])
     if value[17] != expected:
         return FieldError(
-            field, f"身份证号码校验位错误：应为 {expected}，实际为 {value[17]}", "INVALID_CHECK_DIGIT"
+            field,
+            f"身份证号码校验位错误：应为 {expected}，实际为 {value[17]}",
+            "INVALID_CHECK_DIGIT",
         )
     return value, birth
 

@@ -36,15 +36,15 @@ def check_dates(
     if booking_date < lmp:
         errors.append(FieldError("bookingDate", "建档日期不能早于末次月经日期", "DATE_ORDER"))
     elif (booking_date - lmp).days > MAX_GESTATION_DAYS:
-        errors.append(FieldError("bookingDate", "建档时孕周超过45周，请核对末次月经日期", "OUT_OF_RANGE"))
+        errors.append(
+            FieldError("bookingDate", "建档时孕周超过45周，请核对末次月经日期", "OUT_OF_RANGE")
+        )
     if edd is not None:
         offset = (edd - lmp).days
         if offset <= 0:
             errors.append(FieldError("edd", "预产期不能早于末次月经日期", "DATE_ORDER"))
         elif not MIN_EDD_OFFSET_DAYS <= offset <= MAX_EDD_OFFSET_DAYS:
-            errors.append(
-                FieldError("edd", "预产期应在末次月经后35至44周之间", "OUT_OF_RANGE")
-            )
+            errors.append(FieldError("edd", "预产期应在末次月经后35至44周之间", "OUT_OF_RANGE"))
     return errors
 
 
@@ -55,5 +55,9 @@ def check_gravidity_parity(gravidity: int, parity: int) -> list[FieldError]:
     if parity < 0 or parity > 29:
         errors.append(FieldError("parity", "产次应在0到29之间", "OUT_OF_RANGE"))
     elif parity >= gravidity:
-        errors.append(FieldError("parity", "产次必须小于孕次（本次妊娠计入孕次）", "PARITY_NOT_BELOW_GRAVIDITY"))
+        errors.append(
+            FieldError(
+                "parity", "产次必须小于孕次（本次妊娠计入孕次）", "PARITY_NOT_BELOW_GRAVIDITY"
+            )
+        )
     return errors

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.base import UserError
+from graphql_schema.risk.types import RiskFactor
+
+
+@strawberry.type(description="添加、修改或删除高危因素的结果")
+class RiskFactorPayload:
+    risk_factor: RiskFactor | None = strawberry.field(description="高危因素；有错误时为空")
+    user_errors: list[UserError] = strawberry.field(description="输入错误；为空表示成功")

@@ -1,0 +1,115 @@
+"""What every resolver can reach during one request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Protocol
+
+from domain.audit.service import AuditBuffer, ReadAudit
+from domain.auth.actor import Actor, Permission
+from domain.database import Database
+from domain.settings import Settings
+from resolvers.lab.loaders import (
+    LabResultByIdLoader,
+    LabResultCountByPatientLoader,
+    LabResultPageByPatientLoader,
+)
+from resolvers.patient.loaders import PatientByIdLoader
+from resolvers.pregnancy.loaders import PregnanciesByPatientLoader, PregnancyByIdLoader
+from resolvers.risk.loaders import RiskFactorByIdLoader, RiskFactorsByPregnancyLoader
+from resolvers.ultrasound.loaders import UltrasoundExamByIdLoader, UltrasoundExamsByPregnancyLoader
+from resolvers.visit.loaders import VisitByIdLoader, VisitsByPregnancyLoader
+
+
+class Loaders:
+    """One set of DataLoaders per request, created on first use."""
+
+    def __init__(self, db: Database, audit: ReadAudit) -> None:
+        self._db = db
+        self._audit = audit
+
+    @cached_property
+    def patient_by_id(self) -> PatientByIdLoader:
+        return PatientByIdLoader(self._db, self._audit)
+
+    @cached_property
+    def pregnancy_by_id(self) -> PregnancyByIdLoader:
+        return PregnancyByIdLoader(self._db, self._audit)
+
+    @cached_property
+    def pregnancies_by_patient(self) -> PregnanciesByPatientLoader:
+        return PregnanciesByPatientLoader(self._db)
+
+    @cached_property
+    def visits_by_pregnancy(self) -> VisitsByPregnancyLoader:
+        return VisitsByPregnancyLoader(self._db)
+
+    @cached_property
+    def visit_by_id(self) -> VisitByIdLoader:
+        return VisitByIdLoader(self._db)
+
+    @cached_property
+    def risk_factors_by_pregnancy(self) -> RiskFactorsByPregnancyLoader:
+        return RiskFactorsByPregnancyLoader(self._db)
+
+    @cached_property
+    def risk_factor_by_id(self) -> RiskFactorByIdLoader:
+        return RiskFactorByIdLoader(self._db)
+
+    @cached_property
+    def lab_page_by_patient(self) -> LabResultPageByPatientLoader:
+        return LabResultPageByPatientLoader(self._db)
+
+    @cached_property
+    def lab_count_by_patient(self) -> LabResultCountByPatientLoader:
+        return LabResultCountByPatientLoader(self._db)
+
+    @cached_property
+    def lab_result_by_id(self) -> LabResultByIdLoader:
+        return LabResultByIdLoader(self._db)
+
+    @cached_property
+    def ultrasound_by_pregnancy(self) -> UltrasoundExamsByPregnancyLoader:
+        return UltrasoundExamsByPregnancyLoader(self._db)
+
+    @cached_property
+    def ultrasound_by_id(self) -> UltrasoundExamByIdLoader:
+        return UltrasoundExamByIdLoader(self._db)
+
+
+class OperationObserver(Protocol):
+    """Receives the outcome of each GraphQL operation (metrics)."""
+
+    def observe(self, operation: str, kind: str, seconds: float, errors: int) -> None: ...
+
+
+class _Ignore:
+    def observe(self, operation: str, kind: str, seconds: float, errors: int) -> None:
+        return None
+
+
+@dataclass
+class Context:
+    db: Database
+    settings: Settings
+    actor: Actor | None
+    request_id: str
+    audit_buffer: AuditBuffer
+    read_audit: ReadAudit = field(default_factory=ReadAudit)
+    observer: OperationObserver = field(default_factory=_Ignore)
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        return Loaders(self.db, self.read_audit)
+
+    @property
+    def acting(self) -> Actor:
+        """The signed-in actor; fields that write are guarded by permission classes first."""
+        if self.actor is None:
+            raise PermissionError("no signed-in user")
+        return self.actor
+
+    @property
+    def reveals_identifiers(self) -> bool:
+        return self.actor is not None and self.actor.can(Permission.SEE_IDENTIFIERS)
