@@ -114,10 +114,44 @@ def valid_phone(raw: str) -> bool:
     return bool(_PHONE.match(raw.strip()))
 
 
-def name_initials(name: str) -> str:
-    """Pinyin initials for search: 王小明 → WXM; latin letters kept, other marks dropped."""
-    letters = lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")
+# Surnames read differently from the character's common reading (覃 is Qín, not tán —
+# frequent in Guangxi); compound surnames first so that they win.
+SURNAME_INITIALS = {
+    "尉迟": "YC",
+    "万俟": "MQ",
+    "单于": "CY",
+    "覃": "Q",
+    "单": "S",
+    "解": "X",
+    "仇": "Q",
+    "区": "O",
+    "查": "Z",
+    "朴": "P",
+    "盖": "G",
+    "缪": "M",
+    "繁": "P",
+    "种": "C",
+    "乐": "Y",
+    "翟": "Z",
+    "曾": "Z",
+    "隗": "W",
+    "员": "Y",
+    "秘": "B",
+    "黑": "H",
+}
+
+
+def _initials(text: str) -> str:
+    letters = lazy_pinyin(text, style=Style.FIRST_LETTER, errors="default")
     return "".join(ch for part in letters for ch in part if ch.isalnum()).upper()
+
+
+def name_initials(name: str) -> str:
+    """Pinyin initials for search: 王小明 → WXM, 覃海燕 → QHY; latin letters kept."""
+    for surname in sorted(SURNAME_INITIALS, key=len, reverse=True):
+        if name.startswith(surname):
+            return SURNAME_INITIALS[surname] + _initials(name[len(surname) :])
+    return _initials(name)
 
 
 def mask_resident_id(value: str) -> str:

@@ -114,7 +114,7 @@ async def regrade(session: AsyncSession, pregnancy: Pregnancy) -> None:
             RiskFactor.pregnancy_id == pregnancy.id, RiskFactor.removed_at.is_(None)
         )
     )
-    grading = grade((code, color) for code, color in rows.tuples())
+    grading = grade((code, color) for code, color in rows.all())
     pregnancy.risk_color = grading.color.value
     pregnancy.infectious_flag = grading.infectious
 

@@ -96,7 +96,7 @@ class LabResultCountByPatientLoader(DataLoader[LabCountKey, int]):
                 )
                 if item_code is not None:
                     query = query.where(LabResult.item_code == item_code)
-                for patient_id, count in (await session.execute(query)).tuples():
+                for patient_id, count in (await session.execute(query)).all():
                     counts[LabCountKey(patient_id, item_code)] = count
         return [counts.get(key, 0) for key in keys]
 
