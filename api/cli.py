@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="用户名")
     token.add_argument("--label", default=None, help="令牌用途说明")
     token.add_argument("--days", type=int, default=365, help="有效天数，0 表示不过期")
+    bench = sub.add_parser("bench", help="性能基准：GraphQL 工作列表对比手写 SQL")
+    bench.add_argument("name", choices=["worklist"])
+    bench.add_argument("--database-url", default=None, help="默认在临时目录建 SQLite 库")
+    bench.add_argument("--rounds", type=int, default=200)
+    bench.add_argument("--first", type=int, default=50)
     schema = sub.add_parser("schema", help="导出 GraphQL SDL")
     schema.add_argument("--out", default=None, help="写入文件（默认打印）")
     return parser
@@ -149,6 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schema":
         _schema(args.out)
         return 0
+    if args.command == "bench":
+        import tempfile
+
+        from benchmarks import worklist
+
+        with tempfile.TemporaryDirectory(prefix="mhub-bench-") as tmp:
+            return worklist.main(args.database_url, tmp, args.rounds, args.first)
     if args.command == "demo":
         _demo(args.host, args.port)
         return 0
