@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import statistics
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -155,12 +157,13 @@ async def _measure(
 
 async def run(database_url: str | None, data_dir: str, rounds: int, first: int) -> dict[str, Any]:
     url = database_url or f"sqlite+aiosqlite:///{data_dir}/bench.db"
+    # A throwaway key: nothing signed in this run outlives it.
     settings = Settings(
-        data_dir=__import__("pathlib").Path(data_dir), database_url=url, secret_key="bench"
+        data_dir=Path(data_dir), database_url=url, secret_key=secrets.token_urlsafe(32)
     )
     setup = Database(url)
     await upgrade(setup.engine)
-    await seed_demo(setup, secret_key="bench")
+    await seed_demo(setup, secret_key=settings.secret_key)
     async with setup.transaction() as session:
         await ensure_user(
             session, "bench", display_name="基准测试", roles=[Role.DOCTOR], password=None
