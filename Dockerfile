@@ -20,6 +20,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project
 
 COPY api ./api
+COPY benchmarks ./benchmarks
 COPY graphql_schema ./graphql_schema
 COPY resolvers ./resolvers
 COPY domain ./domain
