@@ -3,15 +3,26 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.database import Base, BigId, UTCDateTime, utcnow
+from domain.database import Base, BigId, JsonDoc, UTCDateTime, utcnow
 
 
 class NtExtractionStatus(enum.StrEnum):
     PENDING = "PENDING"
     EXTRACTED = "EXTRACTED"
+    MULTIPLE = "MULTIPLE"
     NOT_FOUND = "NOT_FOUND"
     NOT_MEASURED = "NOT_MEASURED"
     AMBIGUOUS = "AMBIGUOUS"
@@ -31,6 +42,9 @@ class UltrasoundExam(Base):
     crl_mm: Mapped[float | None] = mapped_column(Float)
     gestational_days: Mapped[int | None] = mapped_column(Integer)
     extraction_status: Mapped[str] = mapped_column(String(16), default=NtExtractionStatus.PENDING)
+    matched_text: Mapped[str | None] = mapped_column(String(256))
+    nt_at_or_above_cutoff: Mapped[bool | None] = mapped_column(Boolean)
+    fetuses: Mapped[list[dict[str, object]]] = mapped_column(JsonDoc, default=list)
     source: Mapped[str] = mapped_column(String(8))
     source_id: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

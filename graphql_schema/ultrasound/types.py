@@ -13,6 +13,7 @@ from graphql_schema.base import GestationalAge, Node, to_global_id
 class NtExtractionStatus(enum.Enum):
     PENDING = strawberry.enum_value("PENDING", description="尚未提取")
     EXTRACTED = strawberry.enum_value("EXTRACTED", description="已提取数值")
+    MULTIPLE = strawberry.enum_value("MULTIPLE", description="多胎：每个胎儿一个数值")
     NOT_FOUND = strawberry.enum_value("NOT_FOUND", description="报告中没有 NT")
     NOT_MEASURED = strawberry.enum_value("NOT_MEASURED", description="报告写明未测")
     AMBIGUOUS = strawberry.enum_value("AMBIGUOUS", description="报告含多个或不明确的值，未取值")
