@@ -8,20 +8,71 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from domain.database import Database
 from domain.migrate import upgrade
 from domain.settings import Settings
 
+if TYPE_CHECKING:
+    from integrations.simulators import Simulator
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+
+def _serve(settings: Settings, host: str, port: int, *, simulators: bool = False) -> None:
+    """Run the API; with `simulators`, the demo's built-in simulators run beside it."""
     import uvicorn
 
     from api import logs
     from api.app import create_app
 
     logs.configure(settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    if not simulators:
+        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        return
+    asyncio.run(_serve_with_simulators(settings, host, port))
+
+
+async def _serve_with_simulators(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from integrations.simulators import demo_simulators
+
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                sim.build(), host="127.0.0.1", port=sim_port, log_config=None, access_log=False
+            )
+        )
+        for sim, sim_port in _simulator_ports(demo_simulators())
+    ]
+    api = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=host, port=port, log_config=None, access_log=False
+        )
+    )
+    await asyncio.gather(api.serve(), *(server.serve() for server in servers))
+
+
+def _simulator_ports(sims: list[Simulator]) -> list[tuple[Simulator, int]]:
+    return [(sim, sim.default_port) for sim in sims]
+
+
+def _point_at_simulators() -> list[str]:
+    """Set each simulator's variable unless the operator configured a real system."""
+    from integrations.simulators import demo_simulators
+
+    lines = []
+    for sim, sim_port in _simulator_ports(demo_simulators()):
+        url = sim.base_url("127.0.0.1", sim_port)
+        if os.environ.get(sim.env_var):
+            lines.append(
+                f"  {sim.name:<14}{os.environ[sim.env_var]}（{sim.env_var} 已配置，未启动模拟器）"
+            )
+            continue
+        os.environ[sim.env_var] = url
+        lines.append(f"  {sim.name:<14}{url}")
+    return lines
 
 
 async def _migrate(settings: Settings) -> None:
@@ -57,6 +108,7 @@ async def _seed(settings: Settings) -> object:
 
 def _demo(host: str, port: int) -> None:
     os.environ.setdefault("MHUB_DATA_DIR", str(Path("var").resolve()))
+    simulator_lines = _point_at_simulators()
     settings = Settings.from_env()
     print("==> 准备嵌入式数据库并写入演示数据 …", flush=True)
     summary = asyncio.run(_seed(settings))
@@ -74,6 +126,10 @@ def _demo(host: str, port: int) -> None:
         f"  健康检查      {base}/health",
         f"  监控指标      {base}/metrics",
         "",
+    ]
+    if simulator_lines:
+        lines += ["  内置模拟器:", *simulator_lines, ""]
+    lines += [
         "  演示用户（用户名 / 密码 / 角色）:",
     ]
     for user in getattr(summary, "users", ()):
@@ -84,7 +140,7 @@ def _demo(host: str, port: int) -> None:
         "",
     ]
     print("\n".join(lines), flush=True)
-    _serve(settings, host, port)
+    _serve(settings, host, port, simulators=True)
 
 
 def _describe(summary: object) -> str:

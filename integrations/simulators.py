@@ -1,0 +1,30 @@
+"""The built-in simulators the demo starts beside the API, one per hospital system.
+
+Each integration contributes a `Simulator`: an ASGI app (a FHIR server, the 桂妇儿
+platform, …) served on its own local port, plus the environment variable that points
+MaternityHub at it. `mhub demo` serves them all in the same process and sets the
+variables unless the operator set them already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp
+
+
+@dataclass(frozen=True)
+class Simulator:
+    name: str  # shown to the operator, e.g. "EMR FHIR 模拟器"
+    env_var: str  # e.g. EMR_FHIR_BASE_URL
+    default_port: int
+    build: Callable[[], ASGIApp]
+
+    def base_url(self, host: str, port: int) -> str:
+        return f"http://{host}:{port}"
+
+
+def demo_simulators() -> list[Simulator]:
+    """Every simulator the demo starts by default (integrations add theirs here)."""
+    return []
