@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from domain.errors import FieldError
-from resolvers.pagination import Page, encode_cursor
+from resolvers.pagination import MAX_ROW_ID, Page, encode_cursor
 
 T = TypeVar("T")
 
@@ -27,9 +27,12 @@ def from_global_id(global_id: str) -> tuple[str, int]:
         type_name, _, raw = (
             base64.b64decode(global_id.encode(), validate=True).decode().partition(":")
         )
-        return type_name, int(raw)
+        row_id = int(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadGlobalId(f"无效的ID：{global_id}") from exc
+    if not 1 <= row_id <= MAX_ROW_ID:
+        raise BadGlobalId(f"无效的ID：{global_id}")
+    return type_name, row_id
 
 
 def expect_id(global_id: str, type_name: str, field: str) -> int | FieldError:

@@ -11,6 +11,8 @@ from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_PAGE = 200
+# Row ids are 64-bit signed integers; anything larger cannot name a row.
+MAX_ROW_ID = 2**63 - 1
 DEFAULT_PAGE = 20
 
 
@@ -28,11 +30,12 @@ def encode_cursor(row_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "c":
-            raise ValueError(kind)
-        return int(value)
+        row_id = int(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadCursor(f"无效的分页游标：{cursor}") from exc
+    if kind != "c" or not 1 <= row_id <= MAX_ROW_ID:
+        raise BadCursor(f"无效的分页游标：{cursor}")
+    return row_id
 
 
 def page_size(first: int | None) -> int:
