@@ -1,4 +1,4 @@
-"""`mhub`: serve, worker, migrate, token, demo, schema."""
+"""`mhub`: serve, worker, migrate, token, demo, schema, reprocess, simulate, lis-backfill."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
 
 from domain.database import Database
 from domain.migrate import upgrade
@@ -109,6 +111,9 @@ async def _seed(settings: Settings) -> object:
 def _demo(host: str, port: int) -> None:
     os.environ.setdefault("MHUB_DATA_DIR", str(Path("var").resolve()))
     simulator_lines = _point_at_simulators()
+    # The HL7 v2 (MLLP) listener runs in the demo unless the operator configured it.
+    os.environ.setdefault("LIS_MLLP_PORT", "2575")
+    os.environ.setdefault("LIS_MLLP_HOST", "127.0.0.1")
     settings = Settings.from_env()
     print("==> 准备嵌入式数据库并写入演示数据 …", flush=True)
     summary = asyncio.run(_seed(settings))
@@ -117,7 +122,7 @@ def _demo(host: str, port: int) -> None:
         "",
         "MaternityHub 演示环境 (demo)",
         f"  数据目录      {settings.data_dir}",
-        f"  数据库        {settings.database_url}",
+        f"  数据库        {make_url(settings.database_url).render_as_string(hide_password=True)}",
         f"  任务运行      {'arq (REDIS_URL)' if settings.redis_url else '进程内 (in-process)'}",
         f"  演示数据      {_describe(summary)}",
         "",
@@ -125,6 +130,7 @@ def _demo(host: str, port: int) -> None:
         f"  管理后台      {base}/admin",
         f"  健康检查      {base}/health",
         f"  监控指标      {base}/metrics",
+        f"  HL7 (MLLP)    {_mllp_line(settings)}",
         "",
     ]
     if simulator_lines:
@@ -141,6 +147,72 @@ def _demo(host: str, port: int) -> None:
     ]
     print("\n".join(lines), flush=True)
     _serve(settings, host, port, simulators=True)
+
+
+def _mllp_line(settings: Settings) -> str:
+    if settings.lis_mllp_port <= 0:
+        return "未启用（LIS_MLLP_PORT=0）"
+    where = f"{settings.lis_mllp_host}:{settings.lis_mllp_port}"
+    return f"{where}   (试发: mhub simulate mllp-send --port {settings.lis_mllp_port} --from-db)"
+
+
+async def _reprocess(settings: Settings, ids: list[int] | None, all_errors: bool) -> int:
+    from domain.auth.actor import Actor
+    from domain.inbound.service import reprocess
+
+    if not ids and not all_errors:
+        print("错误：请用 --id N（可重复）或 --all-errors 指定要重新处理的消息", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        summary = await reprocess(
+            db,
+            ids=ids or None,
+            status="ERROR" if all_errors else None,
+            actor=Actor(user_id=None, username="cli", roles=frozenset()),
+        )
+    finally:
+        await db.dispose()
+    print(summary.describe())
+    return 1 if summary.failed else 0
+
+
+async def _lis_backfill(settings: Settings, refs: list[str] | None) -> int:
+    """Pull patients' lab history from the LIS FHIR server; one progress line per patient."""
+    from domain.lab import backfill
+    from graphql_schema.base import BadGlobalId, from_global_id
+    from integrations.lis.fhir import LisFhirClient
+
+    lis = LisFhirClient.from_settings(settings)
+    if lis is None:
+        print("错误：未配置检验系统 FHIR 服务（LIS_FHIR_BASE_URL）", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        if refs is None:
+            ids = await backfill.patients_to_backfill(db)
+        else:
+            plain = []
+            for ref in refs:  # a GraphQL global ID is accepted too
+                try:
+                    kind, row_id = from_global_id(ref)
+                    plain.append(str(row_id) if kind == "Patient" else ref)
+                except BadGlobalId:
+                    plain.append(ref)
+            ids, missing = await backfill.find_patients(db, plain)
+            if missing:
+                print(f"错误：找不到患者 {'、'.join(missing)}", file=sys.stderr)
+                return 2
+
+        def progress(done: int, total: int, outcome: backfill.BackfillOutcome) -> None:
+            who = f"患者 {outcome.patient_id}（{outcome.lis_record_no or '无LIS病人号'}）"
+            print(f"[{done}/{total}] {who}：{outcome.describe()}", flush=True)
+
+        outcomes = await backfill.backfill_many(db, lis, ids, progress=progress)
+    finally:
+        await db.dispose()
+    print(backfill.summarise(outcomes))
+    return 1 if any(o.unavailable is not None for o in outcomes) else 0
 
 
 def _describe(summary: object) -> str:
@@ -180,6 +252,16 @@ def _schema(out: str | None) -> None:
         sys.stdout.write(sdl)
 
 
+def _non_negative(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"应为整数：{raw}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"不能为负数：{raw}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mhub", description="MaternityHub 产科信息管理系统")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,29 +276,78 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="为用户签发 API Bearer 令牌并打印")
     token.add_argument("--user", required=True, help="用户名")
     token.add_argument("--label", default=None, help="令牌用途说明")
-    token.add_argument("--days", type=int, default=365, help="有效天数，0 表示不过期")
-    bench = sub.add_parser("bench", help="性能基准：GraphQL 工作列表对比手写 SQL")
-    bench.add_argument("name", choices=["worklist"])
+    token.add_argument("--days", type=_non_negative, default=365, help="有效天数，0 表示不过期")
+    bench = sub.add_parser(
+        "bench",
+        help="性能基准：worklist（GraphQL 工作列表对比手写 SQL）、federated（含 EMR 实时诊断）",
+    )
+    bench.add_argument("name", choices=["worklist", "federated"])
     bench.add_argument("--database-url", default=None, help="默认在临时目录建 SQLite 库")
-    bench.add_argument("--rounds", type=int, default=200)
+    bench.add_argument("--rounds", type=int, default=None, help="默认 worklist 200、federated 50")
     bench.add_argument("--first", type=int, default=50)
+    bench.add_argument(
+        "--latency-ms", type=int, default=200, help="federated：EMR 模拟器每个请求的延迟（毫秒）"
+    )
     schema = sub.add_parser("schema", help="导出 GraphQL SDL")
     schema.add_argument("--out", default=None, help="写入文件（默认打印）")
+    again = sub.add_parser("reprocess", help="重新处理接收的 HL7 消息（登记孕妇或补充字典之后）")
+    again.add_argument("--id", dest="ids", type=int, action="append", help="消息编号，可重复")
+    again.add_argument("--all-errors", action="store_true", help="全部状态为 ERROR 的消息")
+    simulate = sub.add_parser("simulate", help="模拟外部系统")
+    simulators = simulate.add_subparsers(dest="simulator", required=True)
+    emr = simulators.add_parser("emr", help="电子病历（EMR）FHIR 服务模拟器（就诊诊断，ICD-10）")
+    emr.add_argument("--host", default="127.0.0.1")
+    emr.add_argument("--port", type=int, default=8781)
+    emr.add_argument("--latency-ms", type=int, default=0, help="每个请求的延迟（毫秒）")
+    emr.add_argument("--fail", action="store_true", help="每个请求都返回 500")
+    emr.add_argument("--failure-rate", type=float, default=0.0, help="随机返回 500 的比例（0–1）")
+    emr.add_argument("--hang", action="store_true", help="请求永不答复（模拟超时）")
+    emr.add_argument("--malformed", action="store_true", help="每个 Bundle 附带损坏的条目")
+    lis = simulators.add_parser("lis", help="检验系统（LIS）FHIR 服务模拟器（多年的检验结果）")
+    lis.add_argument("--host", default="127.0.0.1")
+    lis.add_argument("--port", type=int, default=8782)
+    lis.add_argument("--latency-ms", type=int, default=0, help="每个请求的延迟（毫秒）")
+    lis.add_argument("--failure-rate", type=float, default=0.0, help="随机返回 503 的比例（0–1）")
+    send = simulators.add_parser("mllp-send", help="模拟检验系统：经 MLLP 发送 ORU^R01 并打印确认")
+    send.add_argument("--host", default="127.0.0.1")
+    send.add_argument("--port", type=int, default=2575)
+    send.add_argument("--count", type=int, default=10, help="生成的消息条数")
+    send.add_argument("--file", type=Path, default=None, help="改为发送文件中的 HL7 消息")
+    send.add_argument("--from-db", action="store_true", help="用 DATABASE_URL 中已登记孕妇")
+    backfill = sub.add_parser(
+        "lis-backfill", help="从检验系统（LIS FHIR）回填患者的全部历史检验结果"
+    )
+    who = backfill.add_mutually_exclusive_group(required=True)
+    who.add_argument("--patient", action="append", help="患者编号、LIS 病人号或全局ID，可重复")
+    who.add_argument("--all", action="store_true", help="全部有 LIS 病人号的患者")
+    sub.add_parser("extract-nt", help="从标准输入读取超声报告文字，输出 NT 提取结果 JSON")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "extract-nt":
+        import json
+
+        from integrations.ultrasound.nt import extract_nt
+
+        text = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+        print(json.dumps(extract_nt(text).to_json(), ensure_ascii=False))
+        return 0
     if args.command == "schema":
         _schema(args.out)
         return 0
     if args.command == "bench":
         import tempfile
 
-        from benchmarks import worklist
+        from benchmarks import federated, worklist
 
         with tempfile.TemporaryDirectory(prefix="mhub-bench-") as tmp:
-            return worklist.main(args.database_url, tmp, args.rounds, args.first)
+            if args.name == "federated":
+                return federated.main(
+                    args.database_url, tmp, args.rounds or 50, args.first, args.latency_ms
+                )
+            return worklist.main(args.database_url, tmp, args.rounds or 200, args.first)
     if args.command == "demo":
         _demo(args.host, args.port)
         return 0
@@ -227,7 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _worker(settings)
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
-        print(f"数据库已是最新结构：{settings.database_url}")
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        print(f"数据库已是最新结构：{shown}")
     elif args.command == "token":
         from domain.errors import ValidationFailed
 
@@ -236,6 +368,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValidationFailed as exc:
             print(f"错误：{exc.errors[0].message}", file=sys.stderr)
             return 1
+    elif args.command == "reprocess":
+        return asyncio.run(_reprocess(settings, args.ids, args.all_errors))
+    elif args.command == "lis-backfill":
+        return asyncio.run(_lis_backfill(settings, None if args.all else args.patient))
+    elif args.command == "simulate" and args.simulator == "emr":
+        from integrations.emr import simulator as emr_simulator
+
+        faults = emr_simulator.Faults(
+            latency_ms=args.latency_ms,
+            fail=args.fail,
+            failure_rate=args.failure_rate,
+            hang=args.hang,
+            malformed=args.malformed,
+        )
+        emr_simulator.run(args.host, args.port, faults)
+    elif args.command == "simulate" and args.simulator == "lis":
+        from integrations.lis import fhir_simulator
+
+        fhir_simulator.run(
+            args.host, args.port, latency_ms=args.latency_ms, failure_rate=args.failure_rate
+        )
+    elif args.command == "simulate":
+        from integrations.lis import mllp_sender
+
+        url = settings.database_url if args.from_db else None
+        sending = mllp_sender.run(
+            args.host, args.port, count=args.count, file=args.file, database_url=url
+        )
+        return asyncio.run(sending)
     return 0
 
 

@@ -37,6 +37,7 @@ class GraphQLView(GraphQL[Context, None]):
             request_id=request_vars.request_id.get() or "-",
             audit_buffer=s.audit,
             observer=s.metrics,
+            emr=s.emr,
         )
 
     def encode_json(self, data: object) -> bytes:

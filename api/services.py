@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import strawberry
 
 from api.auth import Sessions
 from api.metrics import Metrics
 from domain.audit.service import AuditBuffer
 from domain.database import Database
+from domain.inbound.service import InboundProcessor
 from domain.migrate import current_revision, head_revision
+from domain.parameter.service import Parameters
 from domain.settings import Settings
 from graphql_schema.schema import build_schema
+from integrations.emr.fhir import RECORD_NO_SYSTEM, RESIDENT_ID_SYSTEM, FhirEmr
+from integrations.lis.mllp import MllpListener
 from jobs.runner import InProcessRunner
+from resolvers.emr.gateway import EmrGateway
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +34,29 @@ class Services:
         self.audit = AuditBuffer(self.db)
         # Embedded mode runs jobs in this process; with Redis, `mhub worker` does.
         self.runner = InProcessRunner(self.db) if run_jobs and not settings.redis_url else None
+        # HL7 v2 results from the LIS/RIS over MLLP; off unless LIS_MLLP_PORT is set.
+        self.mllp = (
+            MllpListener(
+                InboundProcessor(self.db),
+                host=settings.lis_mllp_host,
+                port=settings.lis_mllp_port,
+            )
+            if settings.lis_mllp_port > 0
+            else None
+        )
+        # The EMR (FHIR R4), asked live by resolvers and when a factor is recorded: one
+        # pooled client per process; each call has a deadline and a short cache (EmrGateway).
+        self.emr_http: httpx.AsyncClient | None = None
+        emr_client: FhirEmr | None = None
+        if settings.emr_fhir_base_url:
+            self.emr_http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+            emr_client = FhirEmr(
+                self.emr_http,
+                settings.emr_fhir_base_url,
+                record_no_system=settings.emr_record_no_system or RECORD_NO_SYSTEM,
+                resident_id_system=settings.emr_resident_id_system or RESIDENT_ID_SYSTEM,
+            )
+        self.emr = EmrGateway(emr_client, Parameters(self.db))
 
     async def start(self) -> None:
         current, head = await current_revision(self.db.engine), head_revision()
@@ -38,12 +67,18 @@ class Services:
         self.audit.start()
         if self.runner is not None:
             self.runner.start()
+        if self.mllp is not None:
+            await self.mllp.start()
         log.info("services started", extra={"database": self.db.dialect, "jobs": self.job_mode})
 
     async def stop(self) -> None:
+        if self.mllp is not None:
+            await self.mllp.stop()
         if self.runner is not None:
             await self.runner.stop()
         await self.audit.stop()
+        if self.emr_http is not None:
+            await self.emr_http.aclose()
         await self.db.dispose()
 
     @property

@@ -58,8 +58,14 @@ class Settings:
     secret_key: str
     redis_url: str | None = None
     emr_fhir_base_url: str | None = None
+    # Identifier systems the EMR files women under (unset: integrations.emr.fhir defaults).
+    emr_record_no_system: str | None = None
+    emr_resident_id_system: str | None = None
     lis_fhir_base_url: str | None = None
+    # Per HTTP request to the LIS FHIR server; at request time also the whole live read.
+    lis_fhir_timeout_ms: int = 5000
     lis_mllp_port: int = 0
+    lis_mllp_host: str = "0.0.0.0"  # noqa: S104 (the LIS connects from another machine)
     legacy_database_url: str | None = None
     guifuer_base_url: str | None = None
     guifuer_app_id: str | None = None
@@ -89,8 +95,12 @@ class Settings:
             secret_key=_secret_key(data_dir),
             redis_url=os.environ.get("REDIS_URL") or None,
             emr_fhir_base_url=os.environ.get("EMR_FHIR_BASE_URL") or None,
+            emr_record_no_system=os.environ.get("EMR_RECORD_NO_SYSTEM") or None,
+            emr_resident_id_system=os.environ.get("EMR_RESIDENT_ID_SYSTEM") or None,
             lis_fhir_base_url=os.environ.get("LIS_FHIR_BASE_URL") or None,
+            lis_fhir_timeout_ms=_int("LIS_FHIR_TIMEOUT_MS", 5000),
             lis_mllp_port=_int("LIS_MLLP_PORT", 0),
+            lis_mllp_host=os.environ.get("LIS_MLLP_HOST") or "0.0.0.0",  # noqa: S104
             legacy_database_url=os.environ.get("LEGACY_DATABASE_URL") or None,
             guifuer_base_url=os.environ.get("GUIFUER_BASE_URL") or None,
             guifuer_app_id=os.environ.get("GUIFUER_APP_ID") or None,

@@ -20,19 +20,32 @@ from strawberry.tools import merge_types
 
 from domain.settings import Settings
 from graphql_schema.errors import MaskUnexpectedErrors
+from graphql_schema.inbound.schema import InboundMutation, InboundQuery
+from graphql_schema.lab.schema import LabMutation
 from graphql_schema.lab.types import LabResult
+from graphql_schema.lab.upstream import ReportUpstreamProblems
 from graphql_schema.node import NodeQuery
 from graphql_schema.observe import ObserveOperation
 from graphql_schema.patient.schema import PatientMutation, PatientQuery
 from graphql_schema.pregnancy.schema import PregnancyMutation, PregnancyQuery
-from graphql_schema.risk.schema import RiskMutation
+from graphql_schema.risk.schema import RiskMutation, RiskQuery
 from graphql_schema.ultrasound.types import UltrasoundExam
 from graphql_schema.viewer import ViewerQuery
 from graphql_schema.visit.schema import VisitMutation
 
-Query = merge_types("Query", (NodeQuery, ViewerQuery, PatientQuery, PregnancyQuery))
+Query = merge_types(
+    "Query", (NodeQuery, ViewerQuery, PatientQuery, PregnancyQuery, InboundQuery, RiskQuery)
+)
 Mutation = merge_types(
-    "Mutation", (PatientMutation, PregnancyMutation, VisitMutation, RiskMutation)
+    "Mutation",
+    (
+        PatientMutation,
+        PregnancyMutation,
+        VisitMutation,
+        RiskMutation,
+        InboundMutation,
+        LabMutation,
+    ),
 )
 
 
@@ -40,6 +53,7 @@ def _extensions(settings: Settings) -> list[type[SchemaExtension] | Callable[[],
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         ObserveOperation,
         MaskUnexpectedErrors,
+        ReportUpstreamProblems,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

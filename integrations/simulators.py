@@ -27,4 +27,10 @@ class Simulator:
 
 def demo_simulators() -> list[Simulator]:
     """Every simulator the demo starts by default (integrations add theirs here)."""
-    return []
+    from integrations.emr import simulator as emr_simulator
+    from integrations.lis import fhir_simulator
+
+    return [
+        Simulator("EMR FHIR 模拟器", "EMR_FHIR_BASE_URL", 8781, emr_simulator.build_app),
+        Simulator("LIS FHIR 模拟器", "LIS_FHIR_BASE_URL", 8782, fhir_simulator.build_app),
+    ]

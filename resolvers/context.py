@@ -10,10 +10,18 @@ from domain.audit.service import AuditBuffer, ReadAudit
 from domain.auth.actor import Actor, Permission
 from domain.database import Database
 from domain.settings import Settings
+from integrations.emr.port import EmrClient, NoEmr
+from resolvers.emr.loaders import EmrDiagnosesByPatientLoader
+from resolvers.lab.history_loaders import LabHistoryByPatientLoader, history_providers
 from resolvers.lab.loaders import (
     LabResultByIdLoader,
     LabResultCountByPatientLoader,
     LabResultPageByPatientLoader,
+)
+from resolvers.lab.screening_loaders import (
+    AmendmentsByLabResultLoader,
+    PendingProposalsByPregnancyLoader,
+    ScreeningByPregnancyLoader,
 )
 from resolvers.patient.loaders import PatientByIdLoader
 from resolvers.pregnancy.loaders import PregnanciesByPatientLoader, PregnancyByIdLoader
@@ -25,9 +33,17 @@ from resolvers.visit.loaders import VisitByIdLoader, VisitsByPregnancyLoader
 class Loaders:
     """One set of DataLoaders per request, created on first use."""
 
-    def __init__(self, db: Database, audit: ReadAudit) -> None:
+    def __init__(
+        self,
+        db: Database,
+        audit: ReadAudit,
+        settings: Settings | None = None,
+        emr: EmrClient | None = None,
+    ) -> None:
         self._db = db
         self._audit = audit
+        self._settings = settings
+        self._emr = emr or NoEmr()
 
     @cached_property
     def patient_by_id(self) -> PatientByIdLoader:
@@ -70,12 +86,42 @@ class Loaders:
         return LabResultByIdLoader(self._db)
 
     @cached_property
+    def screening_by_pregnancy(self) -> ScreeningByPregnancyLoader:
+        return ScreeningByPregnancyLoader(self._db)
+
+    @cached_property
+    def proposals_by_pregnancy(self) -> PendingProposalsByPregnancyLoader:
+        return PendingProposalsByPregnancyLoader(self._db)
+
+    @cached_property
+    def amendments_by_lab_result(self) -> AmendmentsByLabResultLoader:
+        return AmendmentsByLabResultLoader(self._db)
+
+    @cached_property
+    def lab_history(self) -> LabHistoryByPatientLoader:
+        return LabHistoryByPatientLoader(history_providers(self._db, self._settings))
+
+    @cached_property
     def ultrasound_by_pregnancy(self) -> UltrasoundExamsByPregnancyLoader:
         return UltrasoundExamsByPregnancyLoader(self._db)
 
     @cached_property
     def ultrasound_by_id(self) -> UltrasoundExamByIdLoader:
         return UltrasoundExamByIdLoader(self._db)
+
+    @cached_property
+    def emr_diagnoses_by_patient(self) -> EmrDiagnosesByPatientLoader:
+        return EmrDiagnosesByPatientLoader(self._emr)
+
+
+@dataclass(frozen=True)
+class UpstreamProblem:
+    """A live source (EMR, LIS) that did not answer: reported as an UPSTREAM_UNAVAILABLE
+    error beside the partial data, at the path of the field that missed it."""
+
+    system: str
+    message: str
+    path: tuple[str | int, ...]
 
 
 class OperationObserver(Protocol):
@@ -98,10 +144,13 @@ class Context:
     audit_buffer: AuditBuffer
     read_audit: ReadAudit = field(default_factory=ReadAudit)
     observer: OperationObserver = field(default_factory=_Ignore)
+    upstream_problems: list[UpstreamProblem] = field(default_factory=list)
+    # The process's EMR (api.services.Services.emr); none configured unless given.
+    emr: EmrClient = field(default_factory=NoEmr)
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.db, self.read_audit)
+        return Loaders(self.db, self.read_audit, self.settings, self.emr)
 
     @property
     def acting(self) -> Actor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class NormalisedValue:
 
 
 def _clean(raw: str) -> str:
-    return unicodedata.normalize("NFKC", raw).strip()
+    # NUL cannot be stored in PostgreSQL text and is never part of a result.
+    return unicodedata.normalize("NFKC", raw).replace("\x00", "").strip()
 
 
 def qualitative_of(raw: str) -> str | None:
@@ -61,18 +63,22 @@ def normalise(raw: str, *, interpretation: str | None = None) -> NormalisedValue
     # "阳性 12.5 S/CO" or "12.5 S/CO 阳性": a number with the reading beside it.
     for word in ("弱阳性", "阴性", "阳性"):
         if word in text:
-            rest = text.replace(word, "").strip(" ()（）")
-            match = _NUMBER.match(rest)
-            number = float(match.group("num")) if match else None
-            return NormalisedValue(number, None, _QUALITATIVE[word], text)
+            number, comparator = _number(text.replace(word, "").strip(" ()（）"))
+            return NormalisedValue(number, comparator, _QUALITATIVE[word], text)
+    number, comparator = _number(text)
+    return NormalisedValue(number, comparator, qualitative_of(interpretation or ""), text)
+
+
+def _number(text: str) -> tuple[float | None, str | None]:
+    """A number, alone or followed by S/CO or a bracket; a titre such as 1:16 is not one."""
     match = _NUMBER.match(text)
     if match is None:
-        return NormalisedValue(None, None, qualitative_of(interpretation or ""), text)
+        return None, None
     rest = match.group("rest").strip()
     if rest and not _SCO.fullmatch(rest.strip("() ")) and not rest.startswith("("):
-        return NormalisedValue(None, None, qualitative_of(interpretation or ""), text)
+        return None, None
+    number = float(match.group("num"))
+    if not math.isfinite(number):
+        return None, None
     comparator = match.group("cmp")
-    comparator = _COMPARATORS.get(comparator, comparator) if comparator else None
-    return NormalisedValue(
-        float(match.group("num")), comparator, qualitative_of(interpretation or ""), text
-    )
+    return number, _COMPARATORS.get(comparator, comparator) if comparator else None

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.database import utcnow
 from domain.errors import FieldError
-from domain.lab.mapping import LabDictionary
+from domain.lab.mapping import LabDictionary, StandardItem
 from domain.lab.models import LabResult, LabResultAmendment
 from domain.lab.normalise import POSITIVE, normalise
 from domain.pregnancy.models import Pregnancy
@@ -25,6 +25,8 @@ from domain.risk.proposal_models import RiskFactorProposal
 
 # A pregnancy's results are those taken from the LMP to six weeks after delivery (产后42天).
 POSTPARTUM_DAYS = 42
+# Specimen dates are calendar days in the hospital's time zone (Beijing time), not UTC days.
+HOSPITAL_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 _VALUE_FIELDS = ("value_numeric", "comparator", "value_qualitative", "value_text", "unit",
                  "reference_range", "abnormal_flag")  # fmt: skip
 
@@ -106,10 +108,12 @@ async def store_results(
             )
         )
         if existing is not None:
-            before = {k: getattr(existing, k) for k in _VALUE_FIELDS}
-            if before == values:
+            # Compared with what the source sent last, so that receiving the same result
+            # again does not undo a doctor's amendment.
+            if await _source_values(session, existing) == values:
                 outcome.duplicates += 1
                 continue
+            before = {k: getattr(existing, k) for k in _VALUE_FIELDS}
             for key, value in values.items():
                 setattr(existing, key, value)
             existing.amendment_count += 1
@@ -124,15 +128,16 @@ async def store_results(
                 )
             )
             outcome.corrected.append(existing)
+            await _maybe_propose(session, outcome, item, existing)
             continue
-        taken = (incoming.specimen_at or incoming.reported_at).date()
+        taken = (incoming.specimen_at or incoming.reported_at).astimezone(HOSPITAL_TZ).date()
         row = LabResult(
             patient_id=incoming.patient_id,
             pregnancy_id=await pregnancy_for(session, incoming.patient_id, taken),
             item_code=item.code,
             item_name=item.name,
-            loinc=(incoming.loinc or (item.loinc[0] if item.loinc else None)),
-            local_code=incoming.local_code,
+            loinc=(incoming.loinc or (item.loinc[0] if item.loinc else None) or "")[:16] or None,
+            local_code=incoming.local_code[:64] if incoming.local_code else None,
             specimen_at=incoming.specimen_at,
             reported_at=incoming.reported_at,
             source=incoming.source,
@@ -144,11 +149,35 @@ async def store_results(
         session.add(row)
         await session.flush()
         outcome.stored.append(row)
-        if item.proposes_factor and row.value_qualitative == POSITIVE and row.pregnancy_id:
-            proposal = await _propose(session, row, row.pregnancy_id, item.proposes_factor)
-            if proposal is not None:
-                outcome.proposals.append(proposal)
+        await _maybe_propose(session, outcome, item, row)
     return outcome
+
+
+async def _source_values(session: AsyncSession, row: LabResult) -> dict[str, object]:
+    """The values the source last sent for a row: its latest correction, else the original."""
+    current = {k: getattr(row, k) for k in _VALUE_FIELDS}
+    if row.amendment_count == 0:
+        return current
+    amendments = (
+        await session.scalars(
+            select(LabResultAmendment)
+            .where(LabResultAmendment.lab_result_id == row.id)
+            .order_by(LabResultAmendment.id)
+        )
+    ).all()
+    for amendment in reversed(amendments):
+        if amendment.amended_by == row.source:
+            return dict(amendment.after)
+    return dict(amendments[0].before) if amendments else current
+
+
+async def _maybe_propose(
+    session: AsyncSession, outcome: StoreOutcome, item: StandardItem, row: LabResult
+) -> None:
+    if item.proposes_factor and row.value_qualitative == POSITIVE and row.pregnancy_id:
+        proposal = await _propose(session, row, row.pregnancy_id, item.proposes_factor)
+        if proposal is not None:
+            outcome.proposals.append(proposal)
 
 
 async def _propose(
@@ -171,10 +200,11 @@ async def _propose(
     )
     if already is not None:
         return None
+    tested = (row.specimen_at or row.reported_at).astimezone(HOSPITAL_TZ)
     proposal = RiskFactorProposal(
         pregnancy_id=pregnancy_id,
         code=code,
-        reason=f"{row.item_name}阳性（{row.reported_at:%Y-%m-%d}），建议确认传染病（紫色）高危因素",
+        reason=f"{row.item_name}阳性（{tested:%Y-%m-%d}），建议确认传染病（紫色）高危因素",
         lab_result_id=row.id,
         status="PENDING",
         proposed_at=utcnow(),

@@ -15,8 +15,10 @@ from domain.dictionary.service import RISK_FACTOR, active_entry, color_of
 from domain.errors import FieldError, NotFound, ValidationFailed, fail
 from domain.history.service import record_revision, snapshot
 from domain.pregnancy.service import load_for_update, regrade, require_active
+from domain.risk.emr_diagnosis import EmrFinding, fill_from_emr
 from domain.risk.models import RiskFactor
 from domain.risk.rules import FACTOR_COLORS
+from integrations.emr.port import EmrClient
 
 DIAGNOSIS_MAX = 1000
 _ICD10 = re.compile(r"^[A-Z]\d{2}(\.[0-9A-Z]{1,4})?$")
@@ -42,10 +44,57 @@ def _validate(d: FactorDiagnosis) -> list[FieldError]:
     return errors
 
 
+@dataclass(frozen=True)
+class RecordedFactor:
+    factor: RiskFactor
+    warnings: tuple[FieldError, ...] = ()
+
+
+async def record_risk_factor(
+    db: Database,
+    actor: Actor,
+    pregnancy_id: int,
+    code: str,
+    diagnosis: FactorDiagnosis,
+    emr: EmrClient,
+) -> RecordedFactor:
+    """Record a factor; without a typed diagnosis it takes the EMR's (1.28.1, source EMR).
+
+    The EMR is asked before the transaction, so no row is locked while it answers. When
+    it cannot answer, the factor is still recorded (MANUAL, no diagnosis) with an
+    EMR_UNAVAILABLE warning for the doctor.
+    """
+    errors = _validate(diagnosis)
+    if errors:
+        raise ValidationFailed(errors)
+    filled = await fill_from_emr(
+        db,
+        emr,
+        pregnancy_id,
+        code,
+        typed_diagnosis=diagnosis.diagnosis,
+        typed_icd10=diagnosis.icd10_code,
+    )
+    factor = await add_risk_factor(
+        db, actor, pregnancy_id, code, diagnosis, from_emr=filled.finding
+    )
+    return RecordedFactor(factor, filled.warnings)
+
+
 async def add_risk_factor(
-    db: Database, actor: Actor, pregnancy_id: int, code: str, diagnosis: FactorDiagnosis
+    db: Database,
+    actor: Actor,
+    pregnancy_id: int,
+    code: str,
+    diagnosis: FactorDiagnosis,
+    *,
+    from_emr: EmrFinding | None = None,
 ) -> RiskFactor:
-    """Record a factor from the dictionary; a doctor-typed diagnosis has source MANUAL."""
+    """Record a factor from the dictionary; a doctor-typed diagnosis has source MANUAL.
+
+    `from_emr` is the EMR's diagnosis for it, used only when the doctor typed neither a
+    diagnosis nor a code.
+    """
     errors = _validate(diagnosis)
     if errors:
         raise ValidationFailed(errors)
@@ -67,14 +116,18 @@ async def add_risk_factor(
         )
         if duplicate is not None:
             raise fail("code", f"该孕产档案已有高危因素「{entry.name}」", "DUPLICATE")
+        typed = (diagnosis.diagnosis or "").strip() or None
+        typed_icd10 = (diagnosis.icd10_code or "").strip().upper() or None
+        emr = from_emr if typed is None and typed_icd10 is None else None
         factor = RiskFactor(
             pregnancy_id=pregnancy.id,
             code=code,
             name=entry.name,
             color=color,
-            diagnosis=(diagnosis.diagnosis or "").strip() or None,
-            diagnosis_source="MANUAL",
-            icd10_code=diagnosis.icd10_code.strip().upper() if diagnosis.icd10_code else None,
+            diagnosis=emr.diagnosis if emr else typed,
+            diagnosis_source="EMR" if emr else "MANUAL",
+            icd10_code=emr.icd10_code if emr else typed_icd10,
+            emr_condition_id=emr.condition_id if emr else None,
             recorded_by=actor.username,
             recorded_at=utcnow(),
             version=1,
@@ -95,21 +148,28 @@ async def add_risk_factor(
 
 
 async def edit_risk_factor(
-    db: Database, actor: Actor, factor_id: int, diagnosis: FactorDiagnosis
+    db: Database, actor: Actor, factor_id: int, changes: dict[str, str | None]
 ) -> RiskFactor:
-    """A doctor's edit of the diagnosis; the source becomes MANUAL and history is kept."""
-    errors = _validate(diagnosis)
-    if errors:
-        raise ValidationFailed(errors)
+    """A doctor's edit of the diagnosis and/or ICD-10 code (only the keys given change);
+    the source becomes MANUAL and history is kept."""
+    unknown = set(changes) - {"diagnosis", "icd10_code"}
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
     async with db.transaction() as session:
         factor = await session.get(RiskFactor, factor_id, with_for_update=True)
         if factor is None or factor.removed_at is not None:
             raise NotFound("riskFactorId", "高危因素不存在或已删除")
+        merged = FactorDiagnosis(
+            changes.get("diagnosis", factor.diagnosis), changes.get("icd10_code", factor.icd10_code)
+        )
+        errors = _validate(merged)
+        if errors:
+            raise ValidationFailed(errors)
         pregnancy = await load_for_update(session, factor.pregnancy_id, field="riskFactorId")
         require_active(pregnancy, "riskFactorId")
         before = snapshot(factor, _TRACKED)
-        factor.diagnosis = (diagnosis.diagnosis or "").strip() or None
-        factor.icd10_code = diagnosis.icd10_code.strip().upper() if diagnosis.icd10_code else None
+        factor.diagnosis = (merged.diagnosis or "").strip() or None
+        factor.icd10_code = merged.icd10_code.strip().upper() if merged.icd10_code else None
         factor.diagnosis_source = "MANUAL"
         factor.updated_by = actor.username
         after = snapshot(factor, _TRACKED)

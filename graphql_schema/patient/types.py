@@ -9,17 +9,21 @@ from strawberry.types import Info
 from domain.patient import rules
 from domain.patient.models import Patient as PatientRow
 from graphql_schema.base import Connection, Node, connection_of, to_global_id
+from graphql_schema.errors import bad_input
+from integrations.emr.port import EmrPatientId
 from resolvers.lab.loaders import LabCountKey, LabPageKey
 from resolvers.pagination import decode_cursor, page_size
 
 if TYPE_CHECKING:
-    from graphql_schema.lab.types import LabResult
+    from graphql_schema.emr.types import EmrDiagnosis
+    from graphql_schema.lab.types import LabHistoryEntry, LabResult
     from graphql_schema.pregnancy.types import Pregnancy
 
 
 @strawberry.type(description="孕妇 / 患者（patient）")
 class Patient(Node):
     db_id: strawberry.Private[int]
+    emr_key: strawberry.Private[EmrPatientId]
     name: str = strawberry.field(description="姓名")
     name_initials: str = strawberry.field(description="姓名拼音首字母，用于检索，例如 WXM")
     resident_id: str = strawberry.field(description="身份证号码；无权限的角色看到脱敏值")
@@ -37,6 +41,7 @@ class Patient(Node):
         return cls(
             id=to_global_id("Patient", row.id),
             db_id=row.id,
+            emr_key=EmrPatientId.of(row.emr_record_no, row.resident_id),
             name=row.name,
             name_initials=row.name_initials,
             resident_id=row.resident_id if reveal else rules.mask_resident_id(row.resident_id),
@@ -55,6 +60,17 @@ class Patient(Node):
         today = dt.date.today()
         born = self.birth_date
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    @strawberry.field(
+        description="电子病历（EMR）中的就诊诊断（ICD-10），实时读取，最新的在前；本次响应中所有孕妇"
+        "一次批量查询。EMR 不可用或未配置时为 null，并附一条 UPSTREAM_UNAVAILABLE 错误"
+    )
+    async def emr_diagnoses(
+        self, info: Info
+    ) -> list[Annotated[EmrDiagnosis, strawberry.lazy("graphql_schema.emr.types")]] | None:
+        from graphql_schema.emr.schema import emr_diagnoses
+
+        return await emr_diagnoses(info, self.emr_key)
 
     @strawberry.field(description="该孕妇的全部孕产档案（建档），最近的在前")
     async def pregnancies(
@@ -80,8 +96,11 @@ class Patient(Node):
         from graphql_schema.lab.types import LabResult
 
         loaders = info.context.loaders
-        size = page_size(first)
-        key = LabPageKey(self.db_id, size, decode_cursor(after) if after else None, item_code)
+        try:
+            size = page_size(first)
+            key = LabPageKey(self.db_id, size, decode_cursor(after) if after else None, item_code)
+        except ValueError as exc:  # BadCursor is a ValueError
+            raise bad_input(str(exc)) from exc
         page = await loaders.lab_page_by_patient.load(key)
         count_key = LabCountKey(self.db_id, item_code)
         return connection_of(
@@ -89,3 +108,26 @@ class Patient(Node):
             [LabResult.from_row(row) for row in page.rows],
             lambda: loaders.lab_count_by_patient.load(count_key),
         )
+
+    @strawberry.field(
+        description="完整检验历史：本系统与检验系统（LIS，实时）中的全部结果，跨年份、跨孕次，"
+        "同一结果只列一次（sources 列出来源），最新的在前，分页；检验系统不可用时返回本地结果"
+        "并附 UPSTREAM_UNAVAILABLE 错误"
+    )
+    async def lab_history(
+        self,
+        info: Info,
+        items: Annotated[
+            list[str] | None,
+            strawberry.argument(description='只看这些标准项目，例如 ["HGB", "HBSAG"]'),
+        ] = None,
+        from_: Annotated[
+            dt.date | None, strawberry.argument(name="from", description="检验日期起（含）")
+        ] = None,
+        to: Annotated[dt.date | None, strawberry.argument(description="检验日期止（含）")] = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[LabHistoryEntry, strawberry.lazy("graphql_schema.lab.types")]]:
+        from graphql_schema.lab.schema import lab_history
+
+        return await lab_history(info, self, items, from_, to, first, after)

@@ -17,6 +17,7 @@ from graphql_schema.ultrasound.types import UltrasoundExam
 from graphql_schema.visit.types import PrenatalVisit
 
 if TYPE_CHECKING:
+    from graphql_schema.lab.types import InfectiousScreening, RiskFactorProposal
     from graphql_schema.patient.types import Patient
 
 GRADING_RULE = "颜色取当前高危因素中最高者（绿<黄<橙<红）；紫色为传染病标记，可与任何颜色并存"
@@ -121,3 +122,21 @@ class Pregnancy(Node):
     async def ultrasound_exams(self, info: Info) -> list[UltrasoundExam]:
         rows = await info.context.loaders.ultrasound_by_pregnancy.load(self.db_id)
         return [UltrasoundExam.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="传染病筛查（乙肝五项、HIV、梅毒、丙肝）：每项最新结果及其自己的检验日期"
+    )
+    async def infectious_screening(
+        self, info: Info
+    ) -> Annotated[InfectiousScreening, strawberry.lazy("graphql_schema.lab.types")]:
+        from graphql_schema.lab.schema import infectious_screening
+
+        return await infectious_screening(info, self.db_id)
+
+    @strawberry.field(description="待医生确认的高危因素建议（如检验阳性建议紫色传染病因素）")
+    async def risk_factor_proposals(
+        self, info: Info
+    ) -> list[Annotated[RiskFactorProposal, strawberry.lazy("graphql_schema.lab.types")]]:
+        from graphql_schema.lab.schema import pending_proposals
+
+        return await pending_proposals(info, self.db_id)

@@ -10,3 +10,8 @@ from graphql_schema.risk.types import RiskFactor
 class RiskFactorPayload:
     risk_factor: RiskFactor | None = strawberry.field(description="高危因素；有错误时为空")
     user_errors: list[UserError] = strawberry.field(description="输入错误；为空表示成功")
+    warnings: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="提醒：操作已成功，但有需要医生知道的情况，例如 EMR_UNAVAILABLE"
+        "（电子病历暂不可用，诊断未能自动填入）",
+    )

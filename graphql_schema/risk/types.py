@@ -2,11 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.types import Info
 
 from domain.risk.models import RiskFactor as RiskFactorRow
 from graphql_schema.base import Node, to_global_id
+
+if TYPE_CHECKING:
+    from graphql_schema.emr.types import EmrDiagnosis
 
 
 @strawberry.enum(description="妊娠风险颜色（五色管理中的绿黄橙红；紫色是单独的传染病标记）")
@@ -41,6 +46,9 @@ class RiskFactor(Node):
     diagnosis: str | None = strawberry.field(description="诊断（原“处理意见”）")
     diagnosis_source: DiagnosisSource = strawberry.field(description="诊断来源：EMR 或 MANUAL")
     icd10_code: str | None = strawberry.field(description="ICD-10 编码（已知时）")
+    emr_condition_id: str | None = strawberry.field(
+        description="诊断来自电子病历（EMR）时，该诊断的 Condition 引用"
+    )
     recorded_by: str | None = strawberry.field(description="录入人")
     recorded_at: dt.datetime = strawberry.field(description="录入时间")
     updated_by: str | None = strawberry.field(description="最后修改人")
@@ -59,12 +67,25 @@ class RiskFactor(Node):
             diagnosis=row.diagnosis,
             diagnosis_source=DiagnosisSource(row.diagnosis_source),
             icd10_code=row.icd10_code,
+            emr_condition_id=row.emr_condition_id,
             recorded_by=row.recorded_by,
             recorded_at=row.recorded_at,
             updated_by=row.updated_by,
             updated_at=row.updated_at,
             version=row.version,
         )
+
+    @strawberry.field(
+        description="电子病历（EMR）中与该高危因素的 ICD-10 范围相符的诊断，供医生选择"
+        "（优先级高的范围在前，同一范围内最新的在前）；EMR 不可用或未配置时为 null，"
+        "并附一条 UPSTREAM_UNAVAILABLE 错误"
+    )
+    async def diagnosis_suggestions(
+        self, info: Info
+    ) -> list[Annotated[EmrDiagnosis, strawberry.lazy("graphql_schema.emr.types")]] | None:
+        from graphql_schema.emr.schema import diagnosis_suggestions
+
+        return await diagnosis_suggestions(info, self.pregnancy_db_id, self.code)
 
 
 @strawberry.type(description="妊娠风险评估结果：颜色、紫色标记及产生它们的高危因素")
