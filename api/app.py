@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import ANONYMOUS, csrf_failure, identify
+from api.fhir_inbound import post_bundle, post_diagnostic_report
 from api.graphql_view import GraphQLEndpoint
 from api.services import Services
 from domain import request as request_vars
@@ -35,7 +36,7 @@ HEARTBEAT_STALE_S = 120
 
 
 def _route_label(path: str) -> str:
-    for prefix in ("/graphql", "/health", "/metrics", "/auth", "/admin", "/static"):
+    for prefix in ("/graphql", "/health", "/metrics", "/auth", "/admin", "/static", "/fhir"):
         if path == prefix or path.startswith(prefix + "/"):
             return prefix
     return "other"
@@ -177,9 +178,12 @@ async def admin_page(request: Request) -> Response:
     return FileResponse(ADMIN_DIR / "index.html", media_type="text/html")
 
 
-def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, run_jobs: bool = True, freeze_gc: bool = False
+) -> Starlette:
+    """The application; `freeze_gc` is for server processes (one app per process)."""
     settings = settings or Settings.from_env()
-    services = Services(settings, run_jobs=run_jobs)
+    services = Services(settings, run_jobs=run_jobs, freeze_gc=freeze_gc)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -199,6 +203,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool = True) -> St
             Route("/auth/login", login, methods=["POST"]),
             Route("/auth/logout", logout, methods=["POST"]),
             Route("/auth/session", session_info),
+            Route("/fhir", post_bundle, methods=["POST"]),
+            Route("/fhir/DiagnosticReport", post_diagnostic_report, methods=["POST"]),
             Route("/admin", admin_page),
             Route("/admin/{path:path}", admin_page),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

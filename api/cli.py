@@ -1,4 +1,5 @@
-"""`mhub`: serve, worker, migrate, token, demo, schema, reprocess, simulate, lis-backfill."""
+"""`mhub`: serve, worker, migrate, token, demo, schema, reprocess, simulate, lis-backfill,
+import-legacy."""
 
 from __future__ import annotations
 
@@ -29,7 +30,13 @@ def _serve(settings: Settings, host: str, port: int, *, simulators: bool = False
 
     logs.configure(settings.log_level)
     if not simulators:
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(settings, freeze_gc=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
         return
     asyncio.run(_serve_with_simulators(settings, host, port))
 
@@ -50,7 +57,11 @@ async def _serve_with_simulators(settings: Settings, host: str, port: int) -> No
     ]
     api = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings), host=host, port=port, log_config=None, access_log=False
+            create_app(settings, freeze_gc=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
         )
     )
     await asyncio.gather(api.serve(), *(server.serve() for server in servers))
@@ -117,6 +128,7 @@ def _demo(host: str, port: int) -> None:
     settings = Settings.from_env()
     print("==> 准备嵌入式数据库并写入演示数据 …", flush=True)
     summary = asyncio.run(_seed(settings))
+    settings, legacy_line = _demo_legacy(settings)
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     lines = [
         "",
@@ -131,6 +143,7 @@ def _demo(host: str, port: int) -> None:
         f"  健康检查      {base}/health",
         f"  监控指标      {base}/metrics",
         f"  HL7 (MLLP)    {_mllp_line(settings)}",
+        legacy_line,
         "",
     ]
     if simulator_lines:
@@ -147,6 +160,67 @@ def _demo(host: str, port: int) -> None:
     ]
     print("\n".join(lines), flush=True)
     _serve(settings, host, port, simulators=True)
+
+
+def _demo_legacy(settings: Settings) -> tuple[Settings, str]:
+    """The demo's legacy database (`legacy.db`, made once) unless one is configured."""
+    import dataclasses
+
+    if settings.legacy_database_url:
+        shown = make_url(settings.legacy_database_url).render_as_string(hide_password=True)
+        return settings, f"  旧系统数据库  {shown}（LEGACY_DATABASE_URL 已配置）"
+    path = settings.data_dir / "legacy.db"
+    made = "已存在"
+    if not path.exists():
+        from integrations.legacy.demo import generate_demo_legacy
+
+        async def make() -> None:
+            db = Database(settings.database_url)
+            try:
+                await generate_demo_legacy(path, db)
+            finally:
+                await db.dispose()
+
+        asyncio.run(make())
+        made = "新建"
+    url = f"sqlite+aiosqlite:///{path}"
+    os.environ["LEGACY_DATABASE_URL"] = url
+    line = f"  旧系统数据库  {path}（{made}，只读；导入: mhub import-legacy）"
+    return dataclasses.replace(settings, legacy_database_url=url), line
+
+
+async def _import_legacy(settings: Settings, dry_run: bool) -> int:
+    from integrations.legacy.database import LegacyDatabase, LegacyUnavailable
+    from integrations.legacy.importer import Progress, import_legacy
+    from integrations.legacy.mapping import LegacyMappingError
+
+    if not settings.legacy_database_url:
+        print("错误：未配置旧产科系统数据库（LEGACY_DATABASE_URL）", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        legacy = LegacyDatabase(settings.legacy_database_url)
+    except LegacyMappingError as exc:
+        await db.dispose()
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return 2
+    bar: Progress | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or Progress(total, "导入旧系统数据")
+        bar.update(done)
+
+    try:
+        summary = await import_legacy(db, legacy, dry_run=dry_run, progress=progress)
+    except LegacyUnavailable as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        await legacy.dispose()
+        await db.dispose()
+    print(summary.describe())
+    return 0
 
 
 def _mllp_line(settings: Settings) -> str:
@@ -320,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     who = backfill.add_mutually_exclusive_group(required=True)
     who.add_argument("--patient", action="append", help="患者编号、LIS 病人号或全局ID，可重复")
     who.add_argument("--all", action="store_true", help="全部有 LIS 病人号的患者")
+    legacy = sub.add_parser(
+        "import-legacy",
+        help="从旧产科系统数据库（LEGACY_DATABASE_URL）导入孕妇和检验结果（可重复运行）",
+    )
+    legacy.add_argument("--dry-run", action="store_true", help="只统计，不写入")
     sub.add_parser("extract-nt", help="从标准输入读取超声报告文字，输出 NT 提取结果 JSON")
     return parser
 
@@ -370,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     elif args.command == "reprocess":
         return asyncio.run(_reprocess(settings, args.ids, args.all_errors))
+    elif args.command == "import-legacy":
+        return asyncio.run(_import_legacy(settings, args.dry_run))
     elif args.command == "lis-backfill":
         return asyncio.run(_lis_backfill(settings, None if args.all else args.patient))
     elif args.command == "simulate" and args.simulator == "emr":

@@ -38,6 +38,7 @@ class GraphQLView(GraphQL[Context, None]):
             audit_buffer=s.audit,
             observer=s.metrics,
             emr=s.emr,
+            legacy=s.legacy,
         )
 
     def encode_json(self, data: object) -> bytes:

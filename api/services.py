@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import httpx
@@ -17,6 +18,7 @@ from domain.parameter.service import Parameters
 from domain.settings import Settings
 from graphql_schema.schema import build_schema
 from integrations.emr.fhir import RECORD_NO_SYSTEM, RESIDENT_ID_SYSTEM, FhirEmr
+from integrations.legacy.database import LegacyDatabase
 from integrations.lis.mllp import MllpListener
 from jobs.runner import InProcessRunner
 from resolvers.emr.gateway import EmrGateway
@@ -25,7 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class Services:
-    def __init__(self, settings: Settings, *, run_jobs: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, run_jobs: bool = True, freeze_gc: bool = False
+    ) -> None:
+        self.freeze_gc = freeze_gc
         self.settings = settings
         self.db = Database(settings.database_url)
         self.schema: strawberry.Schema = build_schema(settings)
@@ -57,6 +62,8 @@ class Services:
                 resident_id_system=settings.emr_resident_id_system or RESIDENT_ID_SYSTEM,
             )
         self.emr = EmrGateway(emr_client, Parameters(self.db))
+        # The old obstetric system's database, read live (read-only) when configured.
+        self.legacy = LegacyDatabase.from_settings(settings.legacy_database_url)
 
     async def start(self) -> None:
         current, head = await current_revision(self.db.engine), head_revision()
@@ -69,6 +76,12 @@ class Services:
             self.runner.start()
         if self.mllp is not None:
             await self.mllp.start()
+        if self.freeze_gc:
+            # Everything built so far (schema, mappers, modules) lives as long as the
+            # process: keep it out of the collector's scans, whose full passes otherwise
+            # stall requests for 100+ ms (worklist benchmark: p95 194 → 55 ms).
+            gc.collect()
+            gc.freeze()
         log.info("services started", extra={"database": self.db.dialect, "jobs": self.job_mode})
 
     async def stop(self) -> None:
@@ -79,6 +92,8 @@ class Services:
         await self.audit.stop()
         if self.emr_http is not None:
             await self.emr_http.aclose()
+        if self.legacy is not None:
+            await self.legacy.dispose()
         await self.db.dispose()
 
     @property

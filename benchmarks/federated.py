@@ -148,7 +148,7 @@ async def run(
             secret_key=secret_key,
             emr_fhir_base_url=emr_url,
         )
-        app = create_app(settings, run_jobs=False)
+        app = create_app(settings, run_jobs=False, freeze_gc=True)
         services = app.state.services
         statements = 0
 

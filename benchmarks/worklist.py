@@ -171,7 +171,7 @@ async def run(database_url: str | None, data_dir: str, rounds: int, first: int) 
         token = await issue_token(session, "bench", label="benchmark")
     await setup.dispose()
 
-    app = create_app(settings, run_jobs=False)
+    app = create_app(settings, run_jobs=False, freeze_gc=True)
     services = app.state.services
 
     async def baseline_endpoint(request: Request) -> Response:

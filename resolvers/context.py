@@ -11,6 +11,8 @@ from domain.auth.actor import Actor, Permission
 from domain.database import Database
 from domain.settings import Settings
 from integrations.emr.port import EmrClient, NoEmr
+from integrations.legacy.database import LegacyDatabase
+from integrations.legacy.service import LegacyPregnanciesLoader
 from resolvers.emr.loaders import EmrDiagnosesByPatientLoader
 from resolvers.lab.history_loaders import LabHistoryByPatientLoader, history_providers
 from resolvers.lab.loaders import (
@@ -39,11 +41,13 @@ class Loaders:
         audit: ReadAudit,
         settings: Settings | None = None,
         emr: EmrClient | None = None,
+        legacy: LegacyDatabase | None = None,
     ) -> None:
         self._db = db
         self._audit = audit
         self._settings = settings
         self._emr = emr or NoEmr()
+        self._legacy = legacy
 
     @cached_property
     def patient_by_id(self) -> PatientByIdLoader:
@@ -99,7 +103,11 @@ class Loaders:
 
     @cached_property
     def lab_history(self) -> LabHistoryByPatientLoader:
-        return LabHistoryByPatientLoader(history_providers(self._db, self._settings))
+        return LabHistoryByPatientLoader(history_providers(self._db, self._settings, self._legacy))
+
+    @cached_property
+    def legacy_pregnancies(self) -> LegacyPregnanciesLoader:
+        return LegacyPregnanciesLoader(self._db, self._legacy)
 
     @cached_property
     def ultrasound_by_pregnancy(self) -> UltrasoundExamsByPregnancyLoader:
@@ -116,7 +124,7 @@ class Loaders:
 
 @dataclass(frozen=True)
 class UpstreamProblem:
-    """A live source (EMR, LIS) that did not answer: reported as an UPSTREAM_UNAVAILABLE
+    """A live source (EMR, LIS, legacy database) that did not answer: reported as an UPSTREAM_UNAVAILABLE
     error beside the partial data, at the path of the field that missed it."""
 
     system: str
@@ -147,10 +155,12 @@ class Context:
     upstream_problems: list[UpstreamProblem] = field(default_factory=list)
     # The process's EMR (api.services.Services.emr); none configured unless given.
     emr: EmrClient = field(default_factory=NoEmr)
+    # The process's legacy database (api.services.Services.legacy); None when not configured.
+    legacy: LegacyDatabase | None = None
 
     @cached_property
     def loaders(self) -> Loaders:
-        return Loaders(self.db, self.read_audit, self.settings, self.emr)
+        return Loaders(self.db, self.read_audit, self.settings, self.emr, self.legacy)
 
     @property
     def acting(self) -> Actor:

@@ -43,13 +43,13 @@ from domain.lab.service import IncomingResult, pregnancy_for, store_results
 from domain.parameter.service import Parameters
 from domain.patient.models import Patient
 from domain.patient.rules import mask_resident_id
-from domain.ultrasound.models import NtExtractionStatus, UltrasoundExam
+from domain.ultrasound import service as ultrasound
 from integrations.lis import hl7
-from integrations.ultrasound.nt import MULTIPLE, OK, extract_nt
 
 log = logging.getLogger(__name__)
 
 CHANNEL_HL7 = "HL7_MLLP"
+CHANNEL_FHIR_RIS = "FHIR_RIS"  # DiagnosticReports posted to /fhir (api/fhir_inbound.py)
 LAB_SOURCE = "LIS"
 ULTRASOUND_SOURCE = "RIS"
 NT_CUTOFF_KEY = "nt_cutoff_mm"
@@ -280,14 +280,6 @@ def _local_date(value: dt.datetime) -> dt.date:
     return value.astimezone(hl7.LOCAL_TZ).date()
 
 
-def _gestational_days(text: str | None) -> int | None:
-    match = re.fullmatch(r"(\d{1,2})\+([0-6])", text or "")
-    return int(match.group(1)) * 7 + int(match.group(2)) if match else None
-
-
-_EXTRACTION_STATUS = {OK: NtExtractionStatus.EXTRACTED, MULTIPLE: NtExtractionStatus.MULTIPLE}
-
-
 # --------------------------------------------------------------------------- processing
 
 
@@ -378,16 +370,8 @@ async def _ultrasound(session: AsyncSession, work: _Work, order: hl7.Order, sour
             )
         )
         return
-    existing = await session.scalar(
-        select(UltrasoundExam.id).where(
-            UltrasoundExam.source == ULTRASOUND_SOURCE, UltrasoundExam.source_id == source_id
-        )
-    )
-    if existing is not None:
-        # Read already (a resend or a reprocess): what is stored may have been corrected
-        # by a doctor since, and a report's text does not change under the same id.
-        work.exams += 1
-        return
+    # An exam already stored under this id (a resend or a reprocess) is left as it is:
+    # a doctor may have corrected it since, and a report's text does not change.
     first = order.observations[0] if order.observations else None
     taken = (
         order.specimen_at
@@ -395,31 +379,16 @@ async def _ultrasound(session: AsyncSession, work: _Work, order: hl7.Order, sour
         or work.reported_at(order)
     )
     exam_date = _local_date(taken)
-    extraction = extract_nt(text)
-    fetuses = [f.to_json() for f in extraction.fetuses]
-    if extraction.status == OK and extraction.nt_mm is not None:
-        thick: bool | None = extraction.nt_mm >= work.cutoff
-    elif extraction.status == MULTIPLE:
-        thick = any(f.nt_mm >= work.cutoff for f in extraction.fetuses)
-    else:
-        thick = None
-    values: dict[str, object] = {
-        "patient_id": work.patient.id,
-        "pregnancy_id": await pregnancy_for(session, work.patient.id, exam_date),
-        "exam_date": exam_date,
-        "report_text": text,
-        "nt_mm": extraction.nt_mm if extraction.status == OK else None,
-        "crl_mm": extraction.crl_mm,
-        "gestational_days": _gestational_days(extraction.gestational_age),
-        "extraction_status": _EXTRACTION_STATUS.get(extraction.status, extraction.status),
-        "matched_text": _clean(extraction.matched_text, 256) if extraction.matched_text else None,
-        "nt_at_or_above_cutoff": thick,
-        "fetuses": fetuses,
-    }
-    exam = UltrasoundExam(source=ULTRASOUND_SOURCE, source_id=source_id, received_at=utcnow())
-    for key, value in values.items():
-        setattr(exam, key, value)
-    session.add(exam)
+    await ultrasound.record_report(
+        session,
+        patient_id=work.patient.id,
+        pregnancy_id=await pregnancy_for(session, work.patient.id, exam_date),
+        exam_date=exam_date,
+        text=text,
+        source=ULTRASOUND_SOURCE,
+        source_id=source_id,
+        cutoff_mm=work.cutoff,
+    )
     work.exams += 1
 
 
@@ -516,6 +485,23 @@ async def _process(
         patient_id=patient.id,
         error_fields=_fields(work.notes),
     )
+
+
+async def _process_fhir_report(
+    session: AsyncSession, row: InboundMessage, cutoff: float
+) -> Outcome:
+    """A FHIR DiagnosticReport from the RIS: one ultrasound exam (domain/ultrasound/service)."""
+    found = await ultrasound.process_diagnostic_report(session, row.raw, row.message_id, cutoff)
+    if isinstance(found, ultrasound.ReportProblem):
+        return Outcome(
+            status=InboundStatus.ERROR,
+            error_code=found.code,
+            error_detail=_clean(found.detail),
+            error_fields=[
+                {"field": found.path, "message": _clean(found.detail, 500), "code": found.code}
+            ],
+        )
+    return Outcome(status=InboundStatus.PROCESSED, patient_id=found.patient_id)
 
 
 def _apply(row: InboundMessage, outcome: Outcome, now: dt.datetime) -> None:
@@ -659,8 +645,11 @@ class InboundProcessor:
                 row = await session.get(InboundMessage, inbound_id, with_for_update=True)
                 if row is None:
                     return None
-                lab_dictionary = dictionary or await LabDictionary.load(session)
-                outcome = await _process(session, row, lab_dictionary, cutoff)
+                if row.channel == CHANNEL_FHIR_RIS:
+                    outcome = await _process_fhir_report(session, row, cutoff)
+                else:
+                    lab_dictionary = dictionary or await LabDictionary.load(session)
+                    outcome = await _process(session, row, lab_dictionary, cutoff)
                 row.attempts += 1
                 _apply(row, outcome, utcnow())
                 if actor is not None:

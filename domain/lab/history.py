@@ -2,8 +2,9 @@
 
 Each source is a `RowProvider` that returns a patient's results as `HistoryRow`s: the local
 store (`LocalRows`), the LIS read live over FHIR (`PulledRows` around a `LabResultSource`),
-and later the legacy database. `load_histories` asks every provider at once, merges the
-rows and sorts them newest first; `page` cuts one page with a keyset cursor.
+and the legacy database (`ResidentIdRows`: the same, matching women by resident ID).
+`load_histories` asks every provider at once, merges the rows and sorts them newest first;
+`page` cuts one page with a keyset cursor.
 
 The same result seen by two sources is one row listing both: rows match when they are
 the same source record (source + source id), or when item, test time to the minute and
@@ -30,6 +31,7 @@ from domain.lab.mapping import LabDictionary
 from domain.lab.models import LabResult, LabResultAmendment
 from domain.lab.normalise import normalise
 from domain.lab.service import HOSPITAL_TZ, IncomingResult
+from domain.patient.models import Patient
 
 # Years of results are a few hundred rows; the cap bounds one patient's read all the same.
 MAX_ROWS_PER_SOURCE = 5000
@@ -376,7 +378,7 @@ class PulledRows:
     async def rows(
         self, patients: Sequence[PatientRef], query: HistoryFilter
     ) -> dict[int, Provided]:
-        wanted = [(p.patient_id, p.lis_record_no) for p in patients if p.lis_record_no]
+        wanted = await self._identifiers(patients)
         found: dict[int, Provided] = {p.patient_id: [] for p in patients}
         if not wanted:
             return found
@@ -394,9 +396,29 @@ class PulledRows:
             ]
         return found
 
+    async def _identifiers(self, patients: Sequence[PatientRef]) -> list[tuple[int, str]]:
+        """(local patient id, the source's identifier) of the patients the source can know."""
+        return [(p.patient_id, p.lis_record_no) for p in patients if p.lis_record_no]
+
     async def _dictionary(self) -> LabDictionary:
         async with self._db.reader() as session:
             return await LabDictionary.load(session)
+
+
+class ResidentIdRows(PulledRows):
+    """A live source that knows women by resident ID (the legacy database, source LEGACY)."""
+
+    async def _identifiers(self, patients: Sequence[PatientRef]) -> list[tuple[int, str]]:
+        ids = [p.patient_id for p in patients]
+        async with self._db.reader() as session:
+            known = dict(
+                (
+                    await session.execute(
+                        select(Patient.id, Patient.resident_id).where(Patient.id.in_(ids))
+                    )
+                ).all()
+            )
+        return [(pid, known[pid]) for pid in ids if known.get(pid)]
 
 
 def _pulled_row(result: IncomingResult, dictionary: LabDictionary) -> HistoryRow | None:

@@ -11,6 +11,7 @@ from domain.patient.models import Patient as PatientRow
 from graphql_schema.base import Connection, Node, connection_of, to_global_id
 from graphql_schema.errors import bad_input
 from integrations.emr.port import EmrPatientId
+from integrations.legacy import database as legacy
 from resolvers.lab.loaders import LabCountKey, LabPageKey
 from resolvers.pagination import decode_cursor, page_size
 
@@ -18,6 +19,35 @@ if TYPE_CHECKING:
     from graphql_schema.emr.types import EmrDiagnosis
     from graphql_schema.lab.types import LabHistoryEntry, LabResult
     from graphql_schema.pregnancy.types import Pregnancy
+
+
+@strawberry.type(description="旧产科系统中的孕产档案（只读）：从旧系统数据库实时读取，未导入本系统")
+class LegacyPregnancy:
+    legacy_id: str = strawberry.field(description="旧系统中的档案编号")
+    description: str = strawberry.field(description="摘要，例如 2019-03-02 建档，G2P1，已分娩")
+    lmp: dt.date | None = strawberry.field(description="末次月经")
+    edd: dt.date | None = strawberry.field(description="预产期")
+    booking_date: dt.date | None = strawberry.field(description="建档日期")
+    gravidity: int | None = strawberry.field(description="孕次")
+    parity: int | None = strawberry.field(description="产次")
+    delivered_on: dt.date | None = strawberry.field(description="分娩日期")
+
+    @classmethod
+    def of(cls, row: legacy.LegacyPregnancy) -> LegacyPregnancy:
+        parts = [f"{row.booking_date.isoformat()} 建档" if row.booking_date else "建档日期不详"]
+        if row.gravidity is not None and row.parity is not None:
+            parts.append(f"G{row.gravidity}P{row.parity}")
+        parts.append(f"{row.delivered_on.isoformat()} 分娩" if row.delivered_on else "未记录分娩")
+        return cls(
+            legacy_id=row.legacy_id,
+            description="，".join(parts),
+            lmp=row.lmp,
+            edd=row.edd,
+            booking_date=row.booking_date,
+            gravidity=row.gravidity,
+            parity=row.parity,
+            delivered_on=row.delivered_on,
+        )
 
 
 @strawberry.type(description="孕妇 / 患者（patient）")
@@ -82,6 +112,24 @@ class Patient(Node):
         return [Pregnancy.from_row(row) for row in rows]
 
     @strawberry.field(
+        description="旧产科系统中的孕产档案（按身份证号匹配），实时读取，末次月经最近的在前；"
+        "本次响应中所有孕妇一次批量查询。未配置旧系统时为空列表；旧系统不可用时为空列表，"
+        "并附一条 UPSTREAM_UNAVAILABLE 错误"
+    )
+    async def legacy_pregnancies(self, info: Info) -> list[LegacyPregnancy]:
+        from integrations.legacy.service import LegacyProblem
+        from resolvers.context import UpstreamProblem
+
+        found = await info.context.loaders.legacy_pregnancies.load(self.db_id)
+        if isinstance(found, LegacyProblem):
+            path = tuple(info.path.as_list())
+            info.context.upstream_problems.append(
+                UpstreamProblem(legacy.SYSTEM, found.message, path)
+            )
+            return []
+        return [LegacyPregnancy.of(row) for row in found]
+
+    @strawberry.field(
         description="检验结果历史（血液检查、传染病筛查等），跨年份、跨孕次，最新的在前，分页"
     )
     async def lab_results(
@@ -110,9 +158,9 @@ class Patient(Node):
         )
 
     @strawberry.field(
-        description="完整检验历史：本系统与检验系统（LIS，实时）中的全部结果，跨年份、跨孕次，"
-        "同一结果只列一次（sources 列出来源），最新的在前，分页；检验系统不可用时返回本地结果"
-        "并附 UPSTREAM_UNAVAILABLE 错误"
+        description="完整检验历史：本系统、检验系统（LIS，实时）与旧产科系统（LEGACY，实时）中的"
+        "全部结果，跨年份、跨孕次，同一结果只列一次（sources 列出来源），最新的在前，分页；"
+        "外部系统不可用时返回其余来源的结果并附 UPSTREAM_UNAVAILABLE 错误"
     )
     async def lab_history(
         self,

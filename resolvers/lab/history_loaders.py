@@ -15,23 +15,30 @@ from domain.lab.history import (
     PatientHistory,
     PatientRef,
     PulledRows,
+    ResidentIdRows,
     RowProvider,
     load_histories,
 )
 from domain.settings import Settings
+from integrations.legacy.database import LegacyDatabase
+from integrations.legacy.service import LegacyLabSource
 from integrations.lis.fhir import LisFhirClient
 
 
-def history_providers(db: Database, settings: Settings | None) -> list[RowProvider]:
-    """The local store, then the LIS read live when one is configured.
+def history_providers(
+    db: Database, settings: Settings | None, legacy: LegacyDatabase | None = None
+) -> list[RowProvider]:
+    """The local store, then the LIS read live when one is configured, then the legacy
+    database (the process's `LegacyDatabase`, when LEGACY_DATABASE_URL is set).
 
     The order is the order of `sources` and decides whose values a merged row shows.
-    The legacy database joins as one more provider here.
     """
     providers: list[RowProvider] = [LocalRows(db)]
     lis = LisFhirClient.from_settings(settings, live=True) if settings else None
     if lis is not None:
         providers.append(PulledRows(lis, db))
+    if legacy is not None:
+        providers.append(ResidentIdRows(LegacyLabSource(legacy), db))
     return providers
 
 
