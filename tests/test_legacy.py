@@ -20,6 +20,7 @@ from domain.lab.models import LabResult
 from domain.lab.service import IncomingResult, store_results
 from domain.patient.models import Patient
 from domain.patient.rules import check_digit
+from domain.pregnancy.models import Pregnancy
 from domain.settings import Settings
 from integrations.legacy.database import (
     LegacyDatabase,
@@ -345,7 +346,7 @@ async def test_import_legacy_twice_imports_nothing_the_second_time(
         f"  跳过：覃海燕（旧系统编号 100003） 身份证号 {BAD_ID} 无效：身份证号码校验位错误："
         f"应为 {check_digit(wrong)}，实际为 {BAD_ID[17]}"
     )
-    pregnancies = "  孕产档案：3 份仅实时显示，未导入（导入需为孕产档案增加旧系统编号列）"
+    pregnancies = "  孕产档案：新导入 3 份，已在本系统 0 份，跳过 0 份"
 
     first = await asyncio.to_thread(cli.main, ["import-legacy"])
     first_out = capsys.readouterr()
@@ -363,10 +364,11 @@ async def test_import_legacy_twice_imports_nothing_the_second_time(
         pregnancies,
         skipped,
     ]
-    assert second_out.out.splitlines()[2:4] == [
+    assert second_out.out.splitlines()[2:5] == [
         "导入完成：旧系统孕妇 3 人，匹配已有 2 人，新建 0 人，跳过 1 人",
         "  检验结果：新导入 0 条，更正 0 条，已导入过 2 条，与本系统已有结果相同 1 条，"
         "项目未映射 1 条",
+        "  孕产档案：新导入 0 份，已在本系统 3 份，跳过 0 份",
     ]
     async with db.reader() as session:
         created = (await session.scalars(select(Patient).where(Patient.id != patient_id))).one()
@@ -378,6 +380,21 @@ async def test_import_legacy_twice_imports_nothing_the_second_time(
             )
         ).all()
         total = await session.scalar(select(func.count()).select_from(LabResult))
+        moved = (
+            await session.execute(
+                select(
+                    Pregnancy.patient_id,
+                    Pregnancy.legacy_id,
+                    Pregnancy.lmp,
+                    Pregnancy.status,
+                    Pregnancy.delivered_on,
+                    Pregnancy.gravidity,
+                    Pregnancy.parity,
+                )
+                .where(Pregnancy.legacy_id.is_not(None))
+                .order_by(Pregnancy.legacy_id)
+            )
+        ).all()
     assert (created.name, created.resident_id, created.legacy_id, created.phone) == (
         "韦秀兰",
         resident_id(2),
@@ -390,6 +407,11 @@ async def test_import_legacy_twice_imports_nothing_the_second_time(
         (created.id, "HGB", "900004"),
     ]
     assert total == 4
+    assert [tuple(r) for r in moved] == [
+        (patient_id, "LEGACY-5001", dt.date(2018, 2, 1), "DELIVERED", dt.date(2018, 11, 5), 1, 0),
+        (patient_id, "LEGACY-5002", dt.date(2021, 6, 10), "DELIVERED", dt.date(2022, 3, 14), 2, 1),
+        (created.id, "LEGACY-5003", dt.date(2019, 7, 7), "ARCHIVED", None, 1, 0),
+    ]
 
 
 async def test_import_legacy_dry_run_writes_nothing(

@@ -30,6 +30,8 @@ class Pregnancy(Base):
     booking_date: Mapped[dt.date] = mapped_column(Date)
     booking_unit: Mapped[str | None] = mapped_column(String(128))
     handbook_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # The previous system's record id, for pregnancies moved over by `mhub import-legacy`.
+    legacy_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=PregnancyStatus.ACTIVE)
     delivered_on: Mapped[dt.date | None] = mapped_column(Date)
     delivered_recorded_by: Mapped[str | None] = mapped_column(String(64))

@@ -173,7 +173,10 @@ def _exam_date(resource: dict[str, object]) -> dt.date | ReportProblem:
         return ReportProblem(PARSE_ERROR, f"检查时间 {text[:40]} 不是有效的日期时间", path)
     if moment.tzinfo is None:
         return moment.date()
-    return moment.astimezone(LOCAL_TZ).date()
+    try:
+        return moment.astimezone(LOCAL_TZ).date()
+    except OverflowError:  # the calendar's edge (year 1 / 9999) crossed by the offset
+        return ReportProblem(PARSE_ERROR, f"检查时间 {text[:40]} 超出可用的日期范围", path)
 
 
 def _identifiers(resource: dict[str, object]) -> tuple[Identifier, ...]:
@@ -231,7 +234,7 @@ def parse_diagnostic_report(raw: bytes) -> DiagnosticReport | ReportProblem:
     """Read one DiagnosticReport (JSON, UTF-8); never raises."""
     try:
         resource = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return ReportProblem(PARSE_ERROR, "无法解析：收到的内容不是有效的 JSON（UTF-8）")
     if not isinstance(resource, dict) or resource.get("resourceType") != "DiagnosticReport":
         kind = resource.get("resourceType") if isinstance(resource, dict) else None

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from graphql_schema.pregnancy.types import Pregnancy
 
 
-@strawberry.type(description="旧产科系统中的孕产档案（只读）：从旧系统数据库实时读取，未导入本系统")
+@strawberry.type(
+    description="旧产科系统中的孕产档案（只读）：从旧系统数据库实时读取；mhub import-legacy 可将其导入为已分娩或已归档的档案"
+)
 class LegacyPregnancy:
     legacy_id: str = strawberry.field(description="旧系统中的档案编号")
     description: str = strawberry.field(description="摘要，例如 2019-03-02 建档，G2P1，已分娩")

@@ -84,10 +84,15 @@ def _reference(value: object) -> str | None:
     return _text(value.get("reference")) if isinstance(value, dict) else None
 
 
+def _items(value: object) -> list[Any]:
+    """A FHIR list field as a list; any other shape (a bad answer) as an empty one."""
+    return value if isinstance(value, list) else []
+
+
 def _status_code(concept: object) -> str | None:
     if not isinstance(concept, dict):
         return None
-    for coding in concept.get("coding") or []:
+    for coding in _items(concept.get("coding")):
         if isinstance(coding, dict) and isinstance(coding.get("code"), str):
             return str(coding["code"])
     return None
@@ -294,7 +299,7 @@ class FhirEmr:
         return bundles
 
     def _next(self, bundle: dict[str, Any]) -> str | None:
-        for link in bundle.get("link") or []:
+        for link in _items(bundle.get("link")):
             if isinstance(link, dict) and link.get("relation") == "next":
                 url = link.get("url")
                 return self._onto_base(url) if isinstance(url, str) and url else None
@@ -303,7 +308,10 @@ class FhirEmr:
     def _onto_base(self, url: str) -> str:
         # Servers behind a proxy often page with their internal address; the pages are
         # fetched from the configured EMR, never from a host the answer names.
-        base, target = urlsplit(self.base_url), urlsplit(url)
+        try:
+            base, target = urlsplit(self.base_url), urlsplit(url)
+        except ValueError as exc:
+            raise EmrUnavailable(f"EMR 返回的下一页地址无效：{url[:80]}") from exc
         if (target.scheme, target.netloc) != (base.scheme, base.netloc):
             log.warning("EMR next link on another host, fetched from the configured base")
             return urlunsplit((base.scheme, base.netloc, target.path, target.query, ""))
@@ -375,7 +383,7 @@ def _patient(resource: dict[str, Any]) -> tuple[str, set[Token]]:
         raise _Malformed(f"Patient 的 id {patient_id!r} 无效")
     tokens = {
         (str(i["system"]), str(i["value"]))
-        for i in resource.get("identifier") or []
+        for i in _items(resource.get("identifier"))
         if isinstance(i, dict)
         and isinstance(i.get("system"), str)
         and isinstance(i.get("value"), str)

@@ -3,13 +3,16 @@
 Women are matched by resident ID; a woman MaternityHub does not know is registered with
 `legacy_id` = "LEGACY-" + the old system's id (an invalid resident ID is reported and
 skipped). Results go through `store_results` with source LEGACY and the old result id
-as source id, so a second run stores nothing new. Pregnancies are not imported: doing it
-idempotently needs the old record's id on `pregnancy` (a migration); they are served live
-(`Patient.legacyPregnancies`).
+as source id, so a second run stores nothing new. Pregnancies are imported as closed
+records (delivered, or archived when the old system has no delivery date) with
+`legacy_id` = "LEGACY-" + the old record id, so a second run creates none; one whose LMP
+is within two weeks of a pregnancy MaternityHub already holds is the same pregnancy and
+is not copied.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +21,7 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.database import Database
+from domain.database import Database, utcnow
 from domain.lab.history import HistoryRow
 from domain.lab.mapping import LabDictionary
 from domain.lab.models import LabResult
@@ -26,7 +29,9 @@ from domain.lab.normalise import normalise
 from domain.lab.service import IncomingResult, store_results
 from domain.patient.models import Patient
 from domain.patient.rules import name_initials, valid_phone, validate_resident_id
-from integrations.legacy.database import SYSTEM, LegacyDatabase, LegacyPatient
+from domain.pregnancy.models import Pregnancy, PregnancyStatus
+from domain.pregnancy.rules import edd_from_lmp
+from integrations.legacy.database import SYSTEM, LegacyDatabase, LegacyPatient, LegacyPregnancy
 from integrations.legacy.service import incoming
 
 IMPORTED_BY = "import-legacy"
@@ -45,7 +50,9 @@ class ImportSummary:
     results_unmapped: int = 0
     # Already held from another channel (same item, specimen minute and value): not copied.
     results_same_as_local: int = 0
-    pregnancies_live_only: int = 0
+    pregnancies_imported: int = 0
+    pregnancies_already: int = 0
+    pregnancies_skipped: list[str] = field(default_factory=list)
     dry_run: bool = False
 
     def describe(self) -> str:
@@ -57,8 +64,9 @@ class ImportSummary:
                 f"  检验结果：新导入 {self.results_stored} 条，更正 {self.results_corrected} 条，"
                 f"已导入过 {self.results_already} 条，与本系统已有结果相同 "
                 f"{self.results_same_as_local} 条，项目未映射 {self.results_unmapped} 条",
-                f"  孕产档案：{self.pregnancies_live_only} 份仅实时显示，未导入"
-                "（导入需为孕产档案增加旧系统编号列）",
+                f"  孕产档案：新导入 {self.pregnancies_imported} 份，已在本系统 "
+                f"{self.pregnancies_already} 份，跳过 {len(self.pregnancies_skipped)} 份",
+                *(f"    跳过：{reason}" for reason in self.pregnancies_skipped),
                 *(f"  跳过：{reason}" for reason in self.skipped),
             ]
         )
@@ -115,7 +123,10 @@ async def import_legacy(
                     if patient_id is not None:
                         ids[woman.resident_id] = patient_id
                 pregnancies = await legacy.pregnancies(list(ids))
-                summary.pregnancies_live_only += sum(len(p) for p in pregnancies.values())
+                for resident_id, records in pregnancies.items():
+                    if resident_id in ids:
+                        for record in records:
+                            await _pregnancy(session, ids[resident_id], record, summary)
                 found = await legacy.lab_results(list(ids))
                 results = [
                     row
@@ -174,6 +185,57 @@ async def _patient(
     local[resident_id] = patient.id
     summary.created += 1
     return patient.id
+
+
+# Two records of one woman whose LMPs are this close describe the same pregnancy.
+SAME_PREGNANCY_DAYS = 14
+
+
+async def _pregnancy(
+    session: AsyncSession, patient_id: int, record: LegacyPregnancy, summary: ImportSummary
+) -> None:
+    legacy_id = f"LEGACY-{record.legacy_id}"[:64]
+    if await session.scalar(select(Pregnancy.id).where(Pregnancy.legacy_id == legacy_id)):
+        summary.pregnancies_already += 1
+        return
+    if record.lmp is None:
+        summary.pregnancies_skipped.append(f"旧系统档案 {record.legacy_id} 没有末次月经日期")
+        return
+    window = dt.timedelta(days=SAME_PREGNANCY_DAYS)
+    same = await session.scalar(
+        select(Pregnancy.id).where(
+            Pregnancy.patient_id == patient_id,
+            Pregnancy.lmp.between(record.lmp - window, record.lmp + window),
+        )
+    )
+    if same is not None:
+        summary.pregnancies_already += 1
+        return
+    gravidity = max(record.gravidity or 1, 1)
+    parity = min(max(record.parity or 0, 0), gravidity - 1)
+    session.add(
+        Pregnancy(
+            patient_id=patient_id,
+            lmp=record.lmp,
+            edd=record.edd or edd_from_lmp(record.lmp),
+            edd_from_lmp=record.edd is None,
+            gravidity=gravidity,
+            parity=parity,
+            booking_date=record.booking_date or record.lmp,
+            booking_unit="旧产科系统导入",
+            status=PregnancyStatus.DELIVERED if record.delivered_on else PregnancyStatus.ARCHIVED,
+            delivered_on=record.delivered_on,
+            delivered_recorded_by=IMPORTED_BY if record.delivered_on else None,
+            archived_at=None if record.delivered_on else utcnow(),
+            archived_by=None if record.delivered_on else IMPORTED_BY,
+            risk_color="GREEN",
+            infectious_flag=False,
+            legacy_id=legacy_id,
+            created_by=IMPORTED_BY,
+        )
+    )
+    await session.flush()
+    summary.pregnancies_imported += 1
 
 
 def _keys(row: HistoryRow) -> set[tuple[object, ...]]:

@@ -2,8 +2,8 @@
 history (source `LEGACY`, matched by resident ID) and a per-request loader of women's
 legacy pregnancies (one legacy query for all the women of a request).
 
-Pregnancies are served live only: importing them idempotently would need a column
-holding the old record's id on `pregnancy`, which MaternityHub does not have yet.
+`mhub import-legacy` (importer.py) moves the women, their results and their pregnancies
+over; until then, and for records the import skipped, this live view shows them.
 """
 
 from __future__ import annotations
