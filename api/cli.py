@@ -382,6 +382,20 @@ def build_parser() -> argparse.ArgumentParser:
     lis.add_argument("--port", type=int, default=8782)
     lis.add_argument("--latency-ms", type=int, default=0, help="每个请求的延迟（毫秒）")
     lis.add_argument("--failure-rate", type=float, default=0.0, help="随机返回 503 的比例（0–1）")
+    guifuer = simulators.add_parser(
+        "guifuer", help="桂妇儿省级平台推送接口模拟器（验签、校验、版本与顺序）"
+    )
+    guifuer.add_argument("--host", default="127.0.0.1")
+    guifuer.add_argument("--port", type=int, default=8783)
+    guifuer.add_argument(
+        "--down-for", type=_non_negative, default=0, help="启动后这么多秒内返回 503"
+    )
+    guifuer.add_argument(
+        "--rate-limit-every", type=_non_negative, default=0, help="每第 K 个请求返回 429"
+    )
+    guifuer.add_argument(
+        "--latency-ms", type=_non_negative, default=0, help="每个请求的延迟（毫秒）"
+    )
     send = simulators.add_parser("mllp-send", help="模拟检验系统：经 MLLP 发送 ORU^R01 并打印确认")
     send.add_argument("--host", default="127.0.0.1")
     send.add_argument("--port", type=int, default=2575)
@@ -470,6 +484,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         fhir_simulator.run(
             args.host, args.port, latency_ms=args.latency_ms, failure_rate=args.failure_rate
         )
+    elif args.command == "simulate" and args.simulator == "guifuer":
+        from integrations.guifuer import simulator as guifuer_simulator
+
+        guifuer_faults = guifuer_simulator.Faults(
+            down_for_s=args.down_for,
+            rate_limit_every=args.rate_limit_every,
+            latency_ms=args.latency_ms,
+        )
+        guifuer_simulator.run(args.host, args.port, guifuer_faults)
     elif args.command == "simulate":
         from integrations.lis import mllp_sender
 

@@ -28,9 +28,11 @@ class Simulator:
 def demo_simulators() -> list[Simulator]:
     """Every simulator the demo starts by default (integrations add theirs here)."""
     from integrations.emr import simulator as emr_simulator
+    from integrations.guifuer import simulator as guifuer_simulator
     from integrations.lis import fhir_simulator
 
     return [
         Simulator("EMR FHIR 模拟器", "EMR_FHIR_BASE_URL", 8781, emr_simulator.build_app),
         Simulator("LIS FHIR 模拟器", "LIS_FHIR_BASE_URL", 8782, fhir_simulator.build_app),
+        Simulator("桂妇儿平台模拟器", "GUIFUER_BASE_URL", 8783, guifuer_simulator.build_app),
     ]
