@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,6 +72,12 @@ def _simulator_ports(sims: list[Simulator]) -> list[tuple[Simulator, int]]:
     return [(sim, sim.default_port) for sim in sims]
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-align for a terminal, where CJK characters take two columns."""
+    shown = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - shown, 1)
+
+
 def _point_at_simulators() -> list[str]:
     """Set each simulator's variable unless the operator configured a real system."""
     from integrations.simulators import demo_simulators
@@ -80,11 +87,11 @@ def _point_at_simulators() -> list[str]:
         url = sim.base_url("127.0.0.1", sim_port)
         if os.environ.get(sim.env_var):
             lines.append(
-                f"  {sim.name:<14}{os.environ[sim.env_var]}（{sim.env_var} 已配置，未启动模拟器）"
+                f"  {_pad(sim.name, 17)}{os.environ[sim.env_var]}（{sim.env_var} 已配置，未启动模拟器）"
             )
             continue
         os.environ[sim.env_var] = url
-        lines.append(f"  {sim.name:<14}{url}")
+        lines.append(f"  {_pad(sim.name, 17)}{url}")
     return lines
 
 
