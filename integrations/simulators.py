@@ -8,7 +8,9 @@ variables unless the operator set them already.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp
@@ -36,3 +38,30 @@ def demo_simulators() -> list[Simulator]:
         Simulator("LIS FHIR 模拟器", "LIS_FHIR_BASE_URL", 8782, fhir_simulator.build_app),
         Simulator("桂妇儿平台模拟器", "GUIFUER_BASE_URL", 8783, guifuer_simulator.build_app),
     ]
+
+
+@asynccontextmanager
+async def serve_locally(
+    app: ASGIApp, *, name: str, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[str]:
+    """Serve a simulator on a local port (0 = any free one) in this event loop; yields its
+    base URL and stops it on exit. Tests and benchmarks use it to talk real HTTP."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="off", ws="none"
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            raise RuntimeError(f"{name}未能启动")
+        await asyncio.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        await serving

@@ -46,6 +46,7 @@ from integrations.emr.fhir import (
     RECORD_NO_SYSTEM,
     RESIDENT_ID_SYSTEM,
 )
+from integrations.simulators import serve_locally
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "data" / "diagnoses.json"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
@@ -432,32 +433,14 @@ class EmrSimulator:
     @asynccontextmanager
     async def running(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
         """Serve on a local port (0 = any free one) in this event loop; yields the base URL."""
-        import uvicorn
-
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                ws="none",
-            )
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                await serving
-                raise RuntimeError("EMR 模拟器未能启动")
-            await asyncio.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()[1]
         try:
-            yield f"http://{host}:{bound}"
+            async with serve_locally(self.app, name="EMR 模拟器", host=host, port=port) as url:
+                try:
+                    yield url
+                finally:
+                    # Requests held by `hang` or latency must answer before the server stops.
+                    self.release()
         finally:
-            self.release()
-            server.should_exit = True
-            await serving
             self._released = asyncio.Event()
 
 

@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from integrations.guifuer import signing
 from integrations.guifuer.port import RecordType
+from integrations.simulators import serve_locally
 
 DEMO_APP_ID = "mhub-demo"
 DEMO_APP_SECRET = "mhub-demo-secret"  # noqa: S105 (the simulator's published demo credential)
@@ -266,31 +267,8 @@ class GuifuerSimulator:
     @asynccontextmanager
     async def running(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
         """Serve on a local port (0 = any free one) in this event loop; yields the base URL."""
-        import uvicorn
-
-        server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host=host,
-                port=port,
-                log_config=None,
-                access_log=False,
-                lifespan="off",
-                ws="none",
-            )
-        )
-        serving = asyncio.create_task(server.serve())
-        while not server.started:
-            if serving.done():
-                await serving
-                raise RuntimeError("桂妇儿模拟器未能启动")
-            await asyncio.sleep(0.01)
-        bound = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield f"http://{host}:{bound}"
-        finally:
-            server.should_exit = True
-            await serving
+        async with serve_locally(self.app, name="桂妇儿模拟器", host=host, port=port) as url:
+            yield url
 
 
 _REFUSALS = {
