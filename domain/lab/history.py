@@ -261,7 +261,8 @@ def page(rows: Sequence[MergedRow], first: int, after: str | None) -> HistoryPag
 # ------------------------------------------------------------------ the local store
 
 
-def _local_row(row: LabResult, originals: Sequence[Mapping[str, object]]) -> HistoryRow:
+def local_row(row: LabResult, originals: Sequence[Mapping[str, object]] = ()) -> HistoryRow:
+    """A stored result as a history row (with what its source sent, when amended)."""
     return HistoryRow(
         item_code=row.item_code,
         item_name=row.item_name,
@@ -332,7 +333,7 @@ class LocalRows:
             rows = per_patient[row.patient_id]
             if len(rows) < MAX_ROWS_PER_SOURCE:
                 original = source_values(row.source, amendments.get(row.id, []))
-                rows.append(_local_row(row, [original] if original is not None else []))
+                rows.append(local_row(row, [original] if original is not None else []))
         found: dict[int, Provided] = dict(per_patient)
         return found
 

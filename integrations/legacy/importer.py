@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.database import Database, utcnow
-from domain.lab.history import HistoryRow
+from domain.lab.history import HistoryRow, local_row
 from domain.lab.mapping import LabDictionary
 from domain.lab.models import LabResult
 from domain.lab.normalise import normalise
@@ -273,25 +273,4 @@ async def _local_content(session: AsyncSession, patient_ids: list[int]) -> set[t
     rows = await session.scalars(
         select(LabResult).where(LabResult.patient_id.in_(patient_ids), LabResult.source != SYSTEM)
     )
-    return {
-        key
-        for row in rows
-        for key in _keys(
-            HistoryRow(
-                item_code=row.item_code,
-                item_name=row.item_name,
-                loinc=None,
-                value_numeric=row.value_numeric,
-                comparator=row.comparator,
-                value_qualitative=row.value_qualitative,
-                value_text=row.value_text,
-                unit=None,
-                reference_range=None,
-                abnormal_flag=None,
-                specimen_at=row.specimen_at,
-                reported_at=row.reported_at,
-                source=row.source,
-                source_id=row.source_id,
-            )
-        )
-    }
+    return {key for row in rows for key in _keys(local_row(row))}
