@@ -31,7 +31,7 @@ from domain.auth.service import ensure_user, issue_token
 from domain.database import Database
 from domain.demo.seed import seed_demo
 from domain.migrate import upgrade
-from domain.pregnancy.rules import gestational_days
+from domain.pregnancy.rules import format_gestational_age, gestational_days
 from domain.settings import Settings
 from graphql_schema.base import to_global_id
 
@@ -108,7 +108,7 @@ async def hand_written(db: Database, first: int) -> bytes:
                     "edd": _date(edd),
                     "riskColor": color,
                     "infectious": bool(infectious),
-                    "gestationalAgeToday": {"text": f"{days // 7}+{days % 7}"},
+                    "gestationalAgeToday": {"text": format_gestational_age(days)},
                     "patient": {"name": name, "residentId": resident_id, "phone": phone},
                     "visits": visits_of[pid],
                     "riskFactors": factors_of[pid],

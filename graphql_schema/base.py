@@ -9,7 +9,9 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from domain.errors import FieldError
-from resolvers.pagination import MAX_ROW_ID, Page, encode_cursor
+from domain.pregnancy.rules import format_gestational_age
+from graphql_schema.errors import bad_input
+from resolvers.pagination import MAX_ROW_ID, Page, decode_cursor, encode_cursor, page_size
 
 T = TypeVar("T")
 
@@ -76,6 +78,18 @@ class Connection(Generic[T]):
         return await self.count()
 
 
+def checked_page(first: int | None, after: str | None) -> tuple[int, int | None]:
+    """Page size and cursor id, or BAD_USER_INPUT before any query runs.
+
+    Checking here (not around the query) keeps a ValueError raised by a bug inside
+    the query an internal error instead of blaming the caller's input.
+    """
+    try:
+        return page_size(first), decode_cursor(after) if after else None
+    except ValueError as exc:  # BadCursor is a ValueError
+        raise bad_input(str(exc)) from exc
+
+
 def connection_of(
     page: Page[Any], nodes: Sequence[T], count: Callable[[], Awaitable[int]]
 ) -> Connection[T]:
@@ -117,5 +131,5 @@ class GestationalAge:
             weeks=total_days // 7,
             days=total_days % 7,
             total_days=total_days,
-            text=f"{total_days // 7}+{total_days % 7}",
+            text=format_gestational_age(total_days),
         )

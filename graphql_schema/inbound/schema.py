@@ -6,14 +6,12 @@ import strawberry
 from strawberry.types import Info
 
 from domain.errors import FieldError
-from graphql_schema.base import Connection, UserError, connection_of, expect_id
-from graphql_schema.errors import bad_input
+from graphql_schema.base import Connection, UserError, checked_page, connection_of, expect_id
 from graphql_schema.inbound.inputs import ReprocessInboundMessagesInput
 from graphql_schema.inbound.payloads import ReprocessInboundMessagesPayload
 from graphql_schema.inbound.permissions import HANDLE_INBOUND
 from graphql_schema.inbound.types import InboundMessage, InboundStatus
 from resolvers.inbound import mutations, queries
-from resolvers.pagination import BadCursor
 
 
 def _failed(errors: list[FieldError]) -> ReprocessInboundMessagesPayload:
@@ -46,10 +44,8 @@ class InboundQuery:
     ) -> Connection[InboundMessage]:
         ctx = info.context
         wanted = str(status.value) if status is not None else None
-        try:
-            page = await queries.inbound_page(ctx, wanted, channel, first, after)
-        except (BadCursor, ValueError) as exc:
-            raise bad_input(str(exc)) from exc
+        checked_page(first, after)
+        page = await queries.inbound_page(ctx, wanted, channel, first, after)
         reveal = ctx.reveals_identifiers
         return connection_of(
             page,

@@ -5,13 +5,11 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graphql_schema.base import Connection, UserError, connection_of
-from graphql_schema.errors import bad_input
+from graphql_schema.base import Connection, UserError, checked_page, connection_of
 from graphql_schema.patient.inputs import RegisterPatientInput
 from graphql_schema.patient.payloads import RegisterPatientPayload
 from graphql_schema.patient.types import Patient
 from graphql_schema.permissions import READ, WRITE
-from resolvers.pagination import BadCursor
 from resolvers.patient import mutations, queries
 
 
@@ -31,10 +29,8 @@ class PatientQuery:
         after: Annotated[str | None, strawberry.argument(description="上一页的 endCursor")] = None,
     ) -> Connection[Patient]:
         ctx = info.context
-        try:
-            page = await queries.patients_page(ctx, search, first, after)
-        except (BadCursor, ValueError) as exc:
-            raise bad_input(str(exc)) from exc
+        checked_page(first, after)
+        page = await queries.patients_page(ctx, search, first, after)
         reveal = ctx.reveals_identifiers
         return connection_of(
             page,

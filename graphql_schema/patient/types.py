@@ -8,12 +8,10 @@ from strawberry.types import Info
 
 from domain.patient import rules
 from domain.patient.models import Patient as PatientRow
-from graphql_schema.base import Connection, Node, connection_of, to_global_id
-from graphql_schema.errors import bad_input
+from graphql_schema.base import Connection, Node, checked_page, connection_of, to_global_id
 from integrations.emr.port import EmrPatientId
 from integrations.legacy import database as legacy
 from resolvers.lab.loaders import LabCountKey, LabPageKey
-from resolvers.pagination import decode_cursor, page_size
 
 if TYPE_CHECKING:
     from graphql_schema.emr.types import EmrDiagnosis
@@ -146,11 +144,8 @@ class Patient(Node):
         from graphql_schema.lab.types import LabResult
 
         loaders = info.context.loaders
-        try:
-            size = page_size(first)
-            key = LabPageKey(self.db_id, size, decode_cursor(after) if after else None, item_code)
-        except ValueError as exc:  # BadCursor is a ValueError
-            raise bad_input(str(exc)) from exc
+        size, after_id = checked_page(first, after)
+        key = LabPageKey(self.db_id, size, after_id, item_code)
         page = await loaders.lab_page_by_patient.load(key)
         count_key = LabCountKey(self.db_id, item_code)
         return connection_of(

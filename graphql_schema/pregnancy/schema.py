@@ -9,7 +9,7 @@ from domain.errors import FieldError
 from domain.pregnancy.models import Pregnancy as PregnancyRow
 from domain.pregnancy.models import PregnancyStatus
 from domain.pregnancy.service import BookingInput
-from graphql_schema.base import Connection, UserError, connection_of, expect_id
+from graphql_schema.base import Connection, UserError, checked_page, connection_of, expect_id
 from graphql_schema.errors import bad_input
 from graphql_schema.permissions import READ, WRITE
 from graphql_schema.pregnancy.inputs import (
@@ -20,7 +20,6 @@ from graphql_schema.pregnancy.inputs import (
 )
 from graphql_schema.pregnancy.payloads import PregnancyPayload
 from graphql_schema.pregnancy.types import Pregnancy
-from resolvers.pagination import BadCursor
 from resolvers.pregnancy import mutations, queries
 
 
@@ -69,10 +68,8 @@ class PregnancyQuery:
     ) -> Connection[Pregnancy]:
         ctx = info.context
         f = _filter(filter)
-        try:
-            page = await queries.pregnancies_page(ctx, f, first, after)
-        except (BadCursor, ValueError) as exc:
-            raise bad_input(str(exc)) from exc
+        checked_page(first, after)
+        page = await queries.pregnancies_page(ctx, f, first, after)
         return connection_of(
             page,
             [Pregnancy.from_row(row) for row in page.rows],
