@@ -18,6 +18,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import documents
 from api.auth import ANONYMOUS, csrf_failure, identify
 from api.fhir_inbound import post_bundle, post_diagnostic_report
 from api.graphql_view import GraphQLEndpoint
@@ -26,6 +27,8 @@ from domain import request as request_vars
 from domain.audit.service import record_change
 from domain.auth import service as auth_service
 from domain.database import utcnow
+from domain.push.platform import push_configured
+from domain.push.service import push_health
 from domain.settings import Settings
 from jobs.heartbeat import latest
 
@@ -36,7 +39,16 @@ HEARTBEAT_STALE_S = 120
 
 
 def _route_label(path: str) -> str:
-    for prefix in ("/graphql", "/health", "/metrics", "/auth", "/admin", "/static", "/fhir"):
+    for prefix in (
+        "/graphql",
+        "/health",
+        "/metrics",
+        "/auth",
+        "/admin",
+        "/static",
+        "/fhir",
+        "/documents",
+    ):
         if path == prefix or path.startswith(prefix + "/"):
             return prefix
     return "other"
@@ -102,6 +114,10 @@ async def health(request: Request) -> Response:
             for b in beats[:10]
         ],
     }
+    push = await push_health(services.db, configured=push_configured(services.settings))
+    body["push"] = push
+    if push["status"] != "ok":
+        body["status"] = "degraded"
     return JSONResponse(body)
 
 
@@ -173,9 +189,14 @@ async def admin_page(request: Request) -> Response:
     """The admin SPA: real files when they exist, index.html for deep links."""
     relative = request.path_params.get("path", "")
     candidate = (ADMIN_DIR / relative).resolve()
+    # The SPA's file names carry no content hash: revalidate (ETag) on every load so
+    # that an upgrade reaches the browser at once, never half old and half new modules.
+    fresh = {"Cache-Control": "no-cache"}
     if relative and candidate.is_file() and ADMIN_DIR in candidate.parents:
-        return FileResponse(candidate)
-    return FileResponse(ADMIN_DIR / "index.html", media_type="text/html")
+        return FileResponse(candidate, headers=fresh)
+    if relative.startswith(("js/", "css/")):  # a missing script or style, not a page
+        return Response("未找到", status_code=404, media_type="text/plain; charset=utf-8")
+    return FileResponse(ADMIN_DIR / "index.html", media_type="text/html", headers=fresh)
 
 
 def create_app(
@@ -205,6 +226,7 @@ def create_app(
             Route("/auth/session", session_info),
             Route("/fhir", post_bundle, methods=["POST"]),
             Route("/fhir/DiagnosticReport", post_diagnostic_report, methods=["POST"]),
+            *documents.routes,
             Route("/admin", admin_page),
             Route("/admin/{path:path}", admin_page),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -1,5 +1,5 @@
 """`mhub`: serve, worker, migrate, token, demo, schema, reprocess, simulate, lis-backfill,
-import-legacy."""
+import-legacy, report, handbooks, inspect."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
+from api import push_cli
 from domain.database import Database
 from domain.migrate import upgrade
 from domain.settings import Settings
@@ -92,6 +93,13 @@ def _point_at_simulators() -> list[str]:
             continue
         os.environ[sim.env_var] = url
         lines.append(f"  {_pad(sim.name, 17)}{url}")
+        if sim.env_var == "GUIFUER_BASE_URL":
+            # The built-in platform accepts its published demo credentials.
+            from integrations.guifuer import simulator as guifuer_simulator
+
+            os.environ.setdefault("GUIFUER_APP_ID", guifuer_simulator.DEMO_APP_ID)
+            os.environ.setdefault("GUIFUER_APP_SECRET", guifuer_simulator.DEMO_APP_SECRET)
+            os.environ.setdefault("GUIFUER_ORG_CODE", guifuer_simulator.DEMO_ORG_CODE)
     return lines
 
 
@@ -150,6 +158,8 @@ def _demo(host: str, port: int) -> None:
         f"  健康检查      {base}/health",
         f"  监控指标      {base}/metrics",
         f"  HL7 (MLLP)    {_mllp_line(settings)}",
+        f"  桂妇儿推送    {settings.guifuer_base_url or '未配置（记录保留在推送队列）'}"
+        "（mhub push status；管理后台「推送监控」）",
         legacy_line,
         "",
     ]
@@ -235,6 +245,43 @@ def _mllp_line(settings: Settings) -> str:
         return "未启用（LIS_MLLP_PORT=0）"
     where = f"{settings.lis_mllp_host}:{settings.lis_mllp_port}"
     return f"{where}   (试发: mhub simulate mllp-send --port {settings.lis_mllp_port} --from-db)"
+
+
+async def _report(settings: Settings, code: str, fmt: str, params: list[str], out: Path) -> int:
+    from domain.database import utcnow
+    from domain.document.pdf import render_pdf
+    from domain.errors import NotFound, ValidationFailed
+    from domain.report import export, service
+
+    pairs: dict[str, str] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(
+                f"错误：参数应写成 名称=值，例如 date_from=2026-01-01（收到 {item!r}）",
+                file=sys.stderr,
+            )
+            return 2
+        pairs[key.strip()] = value.strip()
+    db = Database(settings.database_url)
+    try:
+        table = await service.run(db, code, pairs, as_text=True)
+    except (ValidationFailed, NotFound) as exc:
+        errors = exc.errors if isinstance(exc, ValidationFailed) else [exc.error]
+        for error in errors:
+            print(f"错误：{error.message}（{error.field}）", file=sys.stderr)
+        return 2
+    finally:
+        await db.dispose()
+
+    async def pdf(html: str) -> bytes:
+        return await asyncio.to_thread(render_pdf, html)
+
+    file_format = export.ExportFormat(fmt.upper())
+    content = await export.render(table, file_format, made_at=utcnow(), render_pdf=pdf)
+    await asyncio.to_thread(out.write_bytes, content)
+    print(f"已导出「{table.name}」：{len(table.rows)} 行 → {out}")
+    return 0
 
 
 async def _reprocess(settings: Settings, ids: list[int] | None, all_errors: bool) -> int:
@@ -360,15 +407,33 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--days", type=_non_negative, default=365, help="有效天数，0 表示不过期")
     bench = sub.add_parser(
         "bench",
-        help="性能基准：worklist（GraphQL 工作列表对比手写 SQL）、federated（含 EMR 实时诊断）",
+        help="性能基准：worklist（GraphQL 工作列表对比手写 SQL）、federated（含 EMR 实时诊断）、"
+        "archive（百万归档档案的归档查询，PostgreSQL）、handbook（母子健康手册 PDF 渲染）、"
+        "push（桂妇儿推送出箱的排空速率，对比模拟器自身容量）",
     )
-    bench.add_argument("name", choices=["worklist", "federated"])
+    bench.add_argument("name", choices=["worklist", "federated", "archive", "handbook", "push"])
     bench.add_argument("--database-url", default=None, help="默认在临时目录建 SQLite 库")
     bench.add_argument("--rounds", type=int, default=None, help="默认 worklist 200、federated 50")
     bench.add_argument("--first", type=int, default=50)
     bench.add_argument(
-        "--latency-ms", type=int, default=200, help="federated：EMR 模拟器每个请求的延迟（毫秒）"
+        "--latency-ms",
+        type=_non_negative,
+        default=None,
+        help="模拟器每个请求的延迟（毫秒）：federated 的 EMR 默认 200，push 的桂妇儿平台默认 20",
     )
+    bench.add_argument(
+        "--pregnancies",
+        type=_non_negative,
+        default=1_000_000,
+        help="archive：归档孕产档案数（数据写入单独的库 mhub_bench_archive，数量相同时复用）",
+    )
+    bench.add_argument(
+        "--records",
+        type=_non_negative,
+        default=1000,
+        help="push：出箱记录数（约数：按演示数据每名孕妇约 13 条生成）",
+    )
+    bench.add_argument("--concurrency", type=int, default=8, help="push：同时发送的请求数")
     schema = sub.add_parser("schema", help="导出 GraphQL SDL")
     schema.add_argument("--out", default=None, help="写入文件（默认打印）")
     again = sub.add_parser("reprocess", help="重新处理接收的 HL7 消息（登记孕妇或补充字典之后）")
@@ -421,6 +486,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     legacy.add_argument("--dry-run", action="store_true", help="只统计，不写入")
     sub.add_parser("extract-nt", help="从标准输入读取超声报告文字，输出 NT 提取结果 JSON")
+    handbooks = sub.add_parser("handbooks", help="批量生成母子健康手册 PDF（显示进度）")
+    which = handbooks.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="全部孕产档案")
+    which.add_argument("--pregnancy", type=int, action="append", help="孕产档案编号，可重复")
+    handbooks.add_argument("--out-dir", type=Path, default=None, help="同时把 PDF 保存到该目录")
+    push_cli.add_parser(sub)
+    inspect = sub.add_parser("inspect", help="立即巡检系统并生成巡检报告（PDF 存入数据库）")
+    inspect.add_argument("--out", type=Path, default=None, help="同时把报告 PDF 写入该文件")
+    report = sub.add_parser("report", help="运行统计报表并导出为 CSV、XLSX 或 PDF 文件")
+    report.add_argument("code", help="报表编码，如 high_risk_by_month")
+    report.add_argument("--format", choices=["csv", "xlsx", "pdf"], default="csv")
+    report.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="报表参数（可重复）"
+    )
+    report.add_argument("--out", type=Path, required=True, help="输出文件")
     return parser
 
 
@@ -443,9 +523,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks import federated, worklist
 
         with tempfile.TemporaryDirectory(prefix="mhub-bench-") as tmp:
+            if args.name == "handbook":
+                from benchmarks import handbook
+
+                return handbook.main(args.rounds or 5)
+            if args.name == "archive":
+                from benchmarks import archive
+
+                return archive.main(args.database_url, tmp, args.pregnancies, args.rounds or 30)
             if args.name == "federated":
+                latency_ms = 200 if args.latency_ms is None else args.latency_ms
                 return federated.main(
-                    args.database_url, tmp, args.rounds or 50, args.first, args.latency_ms
+                    args.database_url, tmp, args.rounds or 50, args.first, latency_ms
+                )
+            if args.name == "push":
+                from benchmarks import push
+
+                return push.main(
+                    args.database_url,
+                    tmp,
+                    args.records,
+                    20 if args.latency_ms is None else args.latency_ms,
+                    args.concurrency,
                 )
             return worklist.main(args.database_url, tmp, args.rounds or 200, args.first)
     if args.command == "demo":
@@ -472,8 +571,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_reprocess(settings, args.ids, args.all_errors))
     elif args.command == "import-legacy":
         return asyncio.run(_import_legacy(settings, args.dry_run))
+    elif args.command == "report":
+        return asyncio.run(_report(settings, args.code, args.format, args.param, args.out))
     elif args.command == "lis-backfill":
         return asyncio.run(_lis_backfill(settings, None if args.all else args.patient))
+    elif args.command == "handbooks":
+        from jobs.commands import render_handbooks
+
+        wanted = None if args.all else args.pregnancy
+        return asyncio.run(render_handbooks(settings, wanted, out_dir=args.out_dir))
+    elif args.command == "push":
+        sys.exit(push_cli.run(args))
+    elif args.command == "inspect":
+        from jobs.commands import inspect as run_inspection
+
+        return asyncio.run(run_inspection(settings, args.out))
     elif args.command == "simulate" and args.simulator == "emr":
         from integrations.emr import simulator as emr_simulator
 

@@ -41,8 +41,10 @@ class GraphQLView(GraphQL[Context, None]):
             legacy=s.legacy,
         )
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which
+        # graphql-ws clients (GraphiQL's among them) do not read.
+        return orjson.dumps(data).decode()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_page("/graphql", "/static/graphiql"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -94,6 +94,12 @@ class Database:
         self.read_engine = create_engine(replica_url) if replica_url else self.engine
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+
+    def listen(self, signal: str, listener: Callable[[], None]) -> None:
+        """Call `listener` after each committed transaction that raised `signal`
+        (`session.info["signals"]`), e.g. to start delivering what it wrote to an outbox."""
+        self._listeners.setdefault(signal, []).append(listener)
 
     @property
     def dialect(self) -> str:
@@ -102,8 +108,12 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: committed when the block ends, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            for signal in session.info.pop("signals", ()):
+                for listener in self._listeners.get(signal, ()):
+                    listener()
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:

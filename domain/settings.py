@@ -71,6 +71,8 @@ class Settings:
     guifuer_app_id: str | None = None
     guifuer_app_secret: str | None = None
     guifuer_org_code: str | None = None
+    # How long a worker holds a record it is sending; a killed worker's records wait this long.
+    push_lease_s: int = 60
     graphiql: bool = True
     introspection: bool = True
     max_query_depth: int = 12
@@ -106,6 +108,7 @@ class Settings:
             guifuer_app_id=os.environ.get("GUIFUER_APP_ID") or None,
             guifuer_app_secret=os.environ.get("GUIFUER_APP_SECRET") or None,
             guifuer_org_code=os.environ.get("GUIFUER_ORG_CODE") or None,
+            push_lease_s=_int("PUSH_LEASE_S", 60),
             graphiql=_bool("MHUB_GRAPHIQL", True),
             introspection=_bool("MHUB_INTROSPECTION", True),
             max_query_depth=_int("MHUB_MAX_QUERY_DEPTH", 12),

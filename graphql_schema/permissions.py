@@ -39,3 +39,17 @@ class CanWriteClinical(_Requires):
 
 READ = [IsAuthenticated, CanReadPatients]
 WRITE = [IsAuthenticated, CanWriteClinical]
+
+
+def any_of(*permissions: Permission, message: str) -> list[type[BasePermission]]:
+    """Signed in and holding at least one of `permissions`; otherwise FORBIDDEN with `message`."""
+
+    class HoldsAnyOf(BasePermission):
+        error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads a class attribute)
+
+        def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+            actor = info.context.actor
+            return actor is not None and any(actor.can(p) for p in permissions)
+
+    HoldsAnyOf.message = message
+    return [IsAuthenticated, HoldsAnyOf]

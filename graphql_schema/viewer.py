@@ -9,7 +9,9 @@ from domain.auth.actor import Permission
 @strawberry.type(description="当前登录的用户（viewer）")
 class Viewer:
     username: str = strawberry.field(description="用户名")
-    roles: list[str] = strawberry.field(description="角色：doctor、admin、auditor")
+    roles: list[str] = strawberry.field(
+        description="角色：doctor、admin、auditor、approver（审核人）"
+    )
     permissions: list[str] = strawberry.field(description="角色带来的权限")
     sees_identifiers: bool = strawberry.field(description="能否看到完整身份证号和电话")
 

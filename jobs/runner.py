@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from domain.database import Database
+from domain.settings import Settings
+from jobs.background import EmbeddedJobs
 from jobs.heartbeat import beat, runner_name
 
 log = logging.getLogger(__name__)
@@ -26,13 +28,31 @@ class Periodic:
 
 
 class InProcessRunner:
-    def __init__(self, db: Database, *, heartbeat_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        heartbeat_s: float = 30.0,
+        settings: Settings | None = None,
+        jobs_poll_s: float = 1.0,
+        inspection_check_s: float = 3600.0,
+    ) -> None:
         self.name = runner_name("inprocess")
         self._db = db
         self._periodic = [
             Periodic("heartbeat", heartbeat_s, lambda: beat(db, self.name, {"mode": "embedded"}))
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        # With settings (the API process), background jobs run here too: queued
+        # `background_job` rows (handbook PDFs, inspection reports), and the inspection
+        # queued whenever `inspection_interval_days` has passed since the last report.
+        self.background: EmbeddedJobs | None = None
+        if settings is not None:
+            self.background = EmbeddedJobs(db, settings, self.name)
+            self._periodic += [
+                Periodic("background-jobs", jobs_poll_s, self.background.run_queued),
+                Periodic("inspection-schedule", inspection_check_s, self.background.schedule),
+            ]
 
     async def _loop(self, job: Periodic) -> None:
         while True:
@@ -53,3 +73,5 @@ class InProcessRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.background is not None:
+            await self.background.close()

@@ -13,6 +13,7 @@ from domain.settings import Settings
 from integrations.emr.port import EmrClient, NoEmr
 from integrations.legacy.database import LegacyDatabase
 from integrations.legacy.service import LegacyPregnanciesLoader
+from resolvers.document.loaders import HandbookDocumentsByPregnancyLoader
 from resolvers.emr.loaders import EmrDiagnosesByPatientLoader
 from resolvers.lab.history_loaders import LabHistoryByPatientLoader, history_providers
 from resolvers.lab.loaders import (
@@ -120,6 +121,10 @@ class Loaders:
     @cached_property
     def emr_diagnoses_by_patient(self) -> EmrDiagnosesByPatientLoader:
         return EmrDiagnosesByPatientLoader(self._emr)
+
+    @cached_property
+    def handbook_documents_by_pregnancy(self) -> HandbookDocumentsByPregnancyLoader:
+        return HandbookDocumentsByPregnancyLoader(self._db)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 httpx.ASGITransport, and signed-in users.
 
 PostgreSQL and Redis are reached at MHUB_TEST_POSTGRES_URL / MHUB_TEST_REDIS_URL
-(default: the local services). When MHUB_REQUIRE_SERVICES=1 (CI) a service that
+(default: the local services). When MHUB_REQUIRE_SERVICES=1 or CI=true a service that
 cannot be reached fails the test instead of skipping it.
 """
 
@@ -31,7 +31,8 @@ from domain.settings import Settings
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-REQUIRE_SERVICES = os.environ.get("MHUB_REQUIRE_SERVICES") == "1"
+# In CI a service that cannot be reached is a failure, never a skip.
+REQUIRE_SERVICES = os.environ.get("MHUB_REQUIRE_SERVICES") == "1" or os.environ.get("CI") == "true"
 TEMPLATE_DB = f"mhub_test_template_{os.getpid()}"
 PASSWORD = "correct horse battery staple"
 
@@ -39,7 +40,7 @@ PASSWORD = "correct horse battery staple"
 def unavailable(service: str, why: str) -> None:
     message = f"{service} unavailable: {why}"
     if REQUIRE_SERVICES:
-        pytest.fail(message + " (MHUB_REQUIRE_SERVICES=1: services are required)")
+        pytest.fail(message + " (CI / MHUB_REQUIRE_SERVICES=1: services are required)")
     pytest.skip(message)
 
 
@@ -176,6 +177,7 @@ USERS = {
     "doctor2": ("王医生", [Role.DOCTOR]),
     "admin": ("管理员", [Role.ADMIN]),
     "auditor": ("审计员", [Role.AUDITOR]),
+    "approver": ("审核人", [Role.APPROVER]),
 }
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from api import cli
 from domain.auth.models import ApiToken, User
 from domain.migrate import head_revision
-from tests.conftest import Api
+from tests.conftest import USERS, Api
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWER = "query Me { viewer { username } }"
@@ -106,7 +106,7 @@ async def test_migrate_on_an_up_to_date_database_changes_nothing(
     assert code == 0
     async with api.services.db.reader() as session:
         users = await session.scalar(select(func.count()).select_from(User))
-    assert users == 4
+    assert users == len(USERS)
     assert (await api.client.get("/health")).json()["status"] == "ok"
 
 

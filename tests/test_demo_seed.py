@@ -242,12 +242,17 @@ async def test_second_run_changes_nothing_and_keeps_logins(
     assert second == dataclasses.replace(first, created=False)
     async with demo_db.reader() as session:
         assert await session.scalar(select(func.count()).select_from(Patient)) == first.patients
-        for username, role in (("doctor", "doctor"), ("admin", "admin"), ("auditor", "auditor")):
+        for username, role in (
+            ("doctor", "doctor"),
+            ("admin", "admin"),
+            ("auditor", "auditor"),
+            ("approver", "approver"),
+        ):
             user = await authenticate(session, username, demo_password("k", username))
             assert user is not None
             assert user.roles == [role]
         assert await authenticate(session, "doctor", "wrong") is None
-    assert [u.username for u in first.users] == ["doctor", "admin", "auditor"]
+    assert [u.username for u in first.users] == ["doctor", "admin", "auditor", "approver"]
     assert first.users[0].password == demo_password("k", "doctor")
 
 

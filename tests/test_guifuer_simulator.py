@@ -15,13 +15,13 @@ import httpx
 import pytest
 
 from integrations.guifuer import signing
+from integrations.guifuer.contract import id_card_check_digit
 from integrations.guifuer.port import RecordType
 from integrations.guifuer.simulator import (
     DEMO_APP_ID,
     DEMO_APP_SECRET,
     Faults,
     GuifuerSimulator,
-    id_card_check_digit,
     sample_data,
     sample_patient,
 )

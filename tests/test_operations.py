@@ -38,6 +38,13 @@ async def test_health_reports_the_database_and_no_runners(api: Api, backend: str
         "status": "ok",
         "jobs": {"mode": "off", "runners": []},
         "database": {"status": "ok", "dialect": backend},
+        "push": {
+            "status": "ok",
+            "configured": False,
+            "pauseReason": None,
+            "oldestPendingS": None,
+            "rejected": 0,
+        },
     }
 
 

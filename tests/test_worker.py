@@ -144,8 +144,13 @@ def test_settings_point_the_worker_at_redis_and_the_heartbeat_job(tmp_path: Path
 
     options = worker_settings(settings)
 
-    assert [f.__name__ for f in options["functions"]] == ["heartbeat"]
-    assert [c.name for c in options["cron_jobs"]] == ["cron:heartbeat"]
+    functions = [f.__name__ for f in options["functions"]]
+    crons = [c.name for c in options["cron_jobs"]]
+    assert functions[0] == "heartbeat"
+    assert crons[0] == "cron:heartbeat"
+    # Background jobs (handbook PDFs, inspections), their sweep and the quarterly schedule.
+    assert {"run_background_job", "sweep_background_jobs", "schedule_inspection"} <= set(functions)
+    assert {"cron:sweep_background_jobs", "cron:schedule_inspection"} <= set(crons)
     assert options["queue_name"] == "mhub:jobs"
     parsed = options["redis_settings"]
     assert (parsed.host, parsed.port, parsed.database) == ("cache.internal", 6380, 3)

@@ -10,6 +10,8 @@ class Role(enum.StrEnum):
     DOCTOR = "doctor"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    # 审核人: approves or rejects data-correction requests made by other users (1.18).
+    APPROVER = "approver"
 
 
 class Permission(enum.StrEnum):
@@ -18,6 +20,7 @@ class Permission(enum.StrEnum):
     SEE_IDENTIFIERS = "patient:identifiers"
     READ_AUDIT = "audit:read"
     ADMINISTER = "admin"
+    APPROVE_CORRECTIONS = "correction:approve"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -26,6 +29,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.ADMIN: frozenset({Permission.READ_PATIENTS, Permission.ADMINISTER}),
     Role.AUDITOR: frozenset({Permission.READ_PATIENTS, Permission.READ_AUDIT}),
+    Role.APPROVER: frozenset({Permission.READ_PATIENTS, Permission.APPROVE_CORRECTIONS}),
 }
 
 

@@ -22,6 +22,7 @@ from domain.patient.models import Patient
 from domain.patient.rules import make_resident_id, name_initials
 from domain.pregnancy.models import Pregnancy, PregnancyStatus
 from domain.pregnancy.rules import edd_from_lmp, gestational_days
+from domain.push.outbox import refresh_pregnancy
 from domain.risk.models import RiskFactor
 from domain.risk.rules import FACTOR_COLORS, grade
 from domain.ultrasound.models import NtExtractionStatus, UltrasoundExam
@@ -63,6 +64,7 @@ _USERS: tuple[tuple[str, str, Role], ...] = (
     (DOCTOR_USERNAME, DOCTOR_NAME, Role.DOCTOR),
     ("admin", "系统管理员", Role.ADMIN),
     ("auditor", "审计员", Role.AUDITOR),
+    ("approver", "审核人", Role.APPROVER),
 )
 
 
@@ -75,7 +77,7 @@ async def seed_demo(
 ) -> SeedSummary:
     """Create the demo users and, once per database, the demo clinical data.
 
-    The users (doctor, admin, auditor) are created or brought up to date on every call,
+    The users (doctor, admin, auditor, approver) are created or brought up to date on every call,
     with passwords from `demo_password(secret_key, username)`. The clinical data is
     inserted only when patient `DEMO-000001` is absent, so a re-run changes nothing
     (`created=False`). Dates are relative to `today`; the same `today` and `patients`
@@ -94,6 +96,11 @@ async def seed_demo(
             rng = random.Random(RANDOM_SEED)  # noqa: S311
             plan = _Builder(rng, today, factor_table, doctor_id).build(patients)
             await _insert(session, plan)
+            # The seeded records enter the 桂妇儿 outbox exactly as a doctor's saves do.
+            for pregnancy_id in (
+                await session.scalars(select(Pregnancy.id).order_by(Pregnancy.id))
+            ).all():
+                await refresh_pregnancy(session, pregnancy_id, changed_by=DOCTOR_USERNAME)
         return SeedSummary(
             created=created,
             patients=await _count(session, Patient),
@@ -718,7 +725,7 @@ class _Builder:
         min_weeks = template.min_weeks if template else 0
         found = max(course.booking, course.lmp + dt.timedelta(weeks=min_weeks))
         found = min(found + dt.timedelta(days=rng.randint(0, 14)), course.end)
-        recorded_at = _at(found, rng, 8, 17)
+        recorded_at = self._past(found, 8, 17)
         self.condition_seq += 1
         self.plan.factors.append(
             (
@@ -746,8 +753,8 @@ class _Builder:
         name, color = self.factor_table[code]
         found = course.lmp + dt.timedelta(days=rng.randint(20 * 7, 24 * 7))
         cleared = course.lmp + dt.timedelta(days=rng.randint(32 * 7, 33 * 7))
-        recorded_at = _at(found, rng, 8, 17)
-        removed_at = _at(cleared, rng, 8, 17)
+        recorded_at = self._past(found, 8, 17)
+        removed_at = self._past(cleared, 8, 17)
         self.plan.factors.append(
             (
                 pregnancy,
@@ -769,6 +776,13 @@ class _Builder:
             )
         )
         return _Span(code, found, cleared)
+
+    def _past(self, day: dt.date, from_hour: int, to_hour: int) -> dt.datetime:
+        """`_at`, except that a moment today is today's first minute: never in the future."""
+        moment = _at(day, self.rng, from_hour, to_hour)
+        if day >= self.today:
+            return dt.datetime.combine(self.today, dt.time(0, 0), tzinfo=_CST).astimezone(dt.UTC)
+        return moment
 
     # ------------------------------------------------------------ visits
 

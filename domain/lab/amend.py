@@ -17,6 +17,7 @@ from domain.errors import FieldError, NotFound, ValidationFailed, fail
 from domain.lab.models import LabResult, LabResultAmendment
 from domain.lab.normalise import NEGATIVE, POSITIVE, WEAK_POSITIVE, normalise
 from domain.pregnancy.models import Pregnancy, PregnancyStatus
+from domain.push.outbox import refresh_pregnancy
 
 REASON_MAX = 500
 VALUE_MAX = 256
@@ -74,9 +75,18 @@ def _values_after(row: LabResult, amendment: Amendment) -> dict[str, object]:
 
 
 async def amend_lab_result(
-    db: Database, actor: Actor, lab_result_id: int, amendment: Amendment
+    db: Database,
+    actor: Actor,
+    lab_result_id: int,
+    amendment: Amendment,
+    *,
+    allow_closed: bool = False,
 ) -> LabResult:
-    """Replace a result's value with the doctor's, keeping the previous one."""
+    """Replace a result's value with the doctor's, keeping the previous one.
+
+    `allow_closed` lets an approved correction request (domain/correction) amend a result
+    of an archived pregnancy.
+    """
     errors = _validate(amendment)
     if errors:
         raise ValidationFailed(errors)
@@ -84,7 +94,7 @@ async def amend_lab_result(
         row = await session.get(LabResult, lab_result_id, with_for_update=True)
         if row is None:
             raise NotFound("labResultId", "检验结果不存在")
-        if row.pregnancy_id is not None:
+        if row.pregnancy_id is not None and not allow_closed:
             pregnancy = await session.get(Pregnancy, row.pregnancy_id)
             if pregnancy is not None and pregnancy.status == PregnancyStatus.ARCHIVED:
                 raise fail(
@@ -117,4 +127,6 @@ async def amend_lab_result(
             patient_ids=[row.patient_id],
             detail={"reason": reason, "itemCode": row.item_code},
         )
+        if row.pregnancy_id is not None:
+            await refresh_pregnancy(session, row.pregnancy_id, changed_by=actor.username)
     return row

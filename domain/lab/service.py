@@ -19,7 +19,9 @@ from domain.errors import FieldError
 from domain.lab.mapping import LabDictionary, StandardItem
 from domain.lab.models import LabResult, LabResultAmendment
 from domain.lab.normalise import POSITIVE, normalise
+from domain.lab.screening import SCREENING_CODES
 from domain.pregnancy.models import Pregnancy
+from domain.push.outbox import refresh_pregnancy
 from domain.risk.models import RiskFactor
 from domain.risk.proposal_models import RiskFactorProposal
 
@@ -150,6 +152,13 @@ async def store_results(
         await session.flush()
         outcome.stored.append(row)
         await _maybe_propose(session, outcome, item, row)
+    touched = {
+        row.pregnancy_id
+        for row in (*outcome.stored, *outcome.corrected)
+        if row.pregnancy_id is not None and row.item_code in SCREENING_CODES
+    }
+    for pregnancy_id in sorted(touched):
+        await refresh_pregnancy(session, pregnancy_id, changed_by=None)
     return outcome
 
 

@@ -16,6 +16,7 @@ from domain.errors import FieldError, NotFound, ValidationFailed, fail
 from domain.patient.models import Patient
 from domain.pregnancy import rules
 from domain.pregnancy.models import Pregnancy, PregnancyStatus
+from domain.push.outbox import refresh_pregnancy
 from domain.risk.models import RiskFactor
 from domain.risk.rules import grade
 
@@ -92,6 +93,7 @@ async def book_pregnancy(
             entity_id=pregnancy.id,
             patient_ids=[patient.id],
         )
+        await refresh_pregnancy(session, pregnancy.id, changed_by=actor.username)
     return pregnancy
 
 

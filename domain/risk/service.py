@@ -15,6 +15,7 @@ from domain.dictionary.service import RISK_FACTOR, active_entry, color_of
 from domain.errors import FieldError, NotFound, ValidationFailed, fail
 from domain.history.service import record_revision, snapshot
 from domain.pregnancy.service import load_for_update, regrade, require_active
+from domain.push.outbox import refresh_pregnancy
 from domain.risk.emr_diagnosis import EmrFinding, fill_from_emr
 from domain.risk.models import RiskFactor
 from domain.risk.rules import FACTOR_COLORS
@@ -144,14 +145,21 @@ async def add_risk_factor(
             patient_ids=[pregnancy.patient_id],
             detail={"code": code, "color": color},
         )
+        await refresh_pregnancy(session, pregnancy.id, changed_by=actor.username)
     return factor
 
 
 async def edit_risk_factor(
-    db: Database, actor: Actor, factor_id: int, changes: dict[str, str | None]
+    db: Database,
+    actor: Actor,
+    factor_id: int,
+    changes: dict[str, str | None],
+    *,
+    allow_closed: bool = False,
 ) -> RiskFactor:
     """A doctor's edit of the diagnosis and/or ICD-10 code (only the keys given change);
-    the source becomes MANUAL and history is kept."""
+    the source becomes MANUAL and history is kept. `allow_closed`: an approved correction
+    request (domain/correction) may change a factor of a delivered or archived pregnancy."""
     unknown = set(changes) - {"diagnosis", "icd10_code"}
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
@@ -166,7 +174,8 @@ async def edit_risk_factor(
         if errors:
             raise ValidationFailed(errors)
         pregnancy = await load_for_update(session, factor.pregnancy_id, field="riskFactorId")
-        require_active(pregnancy, "riskFactorId")
+        if not allow_closed:
+            require_active(pregnancy, "riskFactorId")
         before = snapshot(factor, _TRACKED)
         factor.diagnosis = (merged.diagnosis or "").strip() or None
         factor.icd10_code = merged.icd10_code.strip().upper() if merged.icd10_code else None
@@ -193,6 +202,7 @@ async def edit_risk_factor(
             entity_id=factor.id,
             patient_ids=[pregnancy.patient_id],
         )
+        await refresh_pregnancy(session, pregnancy.id, changed_by=actor.username)
     return factor
 
 
@@ -224,4 +234,5 @@ async def remove_risk_factor(
             patient_ids=[pregnancy.patient_id],
             detail={"reason": reason},
         )
+        await refresh_pregnancy(session, pregnancy.id, changed_by=actor.username)
     return factor

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.database import utcnow
 from domain.lab.service import pregnancy_for
 from domain.patient.models import Patient
+from domain.push.outbox import refresh_pregnancy
 from domain.ultrasound.models import NtExtractionStatus, UltrasoundExam
 from integrations.ultrasound.nt import MULTIPLE, OK, extract_nt
 
@@ -107,6 +108,8 @@ async def record_report(
     )
     session.add(exam)
     await session.flush()
+    if pregnancy_id is not None:
+        await refresh_pregnancy(session, pregnancy_id, changed_by=None)
     return exam
 
 

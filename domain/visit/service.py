@@ -15,6 +15,7 @@ from domain.history.service import record_revision, snapshot
 from domain.pregnancy import rules as pregnancy_rules
 from domain.pregnancy.models import Pregnancy
 from domain.pregnancy.service import load_for_update, require_active
+from domain.push.outbox import refresh_pregnancy
 from domain.visit.models import PrenatalVisit
 
 REMARKS_MAX = 2000
@@ -156,6 +157,7 @@ async def record_visit(
             entity_id=visit.id,
             patient_ids=[pregnancy.patient_id],
         )
+        await refresh_pregnancy(session, pregnancy.id, changed_by=actor.username)
     return visit
 
 
@@ -166,8 +168,13 @@ async def edit_visit(
     changes: dict[str, Any],
     *,
     today: dt.date | None = None,
+    allow_closed: bool = False,
 ) -> PrenatalVisit:
-    """Change some values of a visit (keys are `VisitValues` fields); history keeps the old ones."""
+    """Change some values of a visit (keys are `VisitValues` fields); history keeps the old ones.
+
+    `allow_closed` lets an approved correction request (domain/correction) change a visit of
+    a delivered or archived pregnancy, which doctors cannot edit.
+    """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
@@ -177,7 +184,8 @@ async def edit_visit(
         if visit is None:
             raise NotFound("visitId", "产检记录不存在")
         pregnancy = await load_for_update(session, visit.pregnancy_id, field="visitId")
-        require_active(pregnancy, "visitId")
+        if not allow_closed:
+            require_active(pregnancy, "visitId")
         before = snapshot(visit, EDITABLE)
         merged = _clean(VisitValues(**{**{k: getattr(visit, k) for k in EDITABLE}, **changes}))
         errors = validate(merged, pregnancy, today)
@@ -208,6 +216,7 @@ async def edit_visit(
             patient_ids=[pregnancy.patient_id],
             detail={"fields": sorted(k for k in after if before[k] != snapshot(visit, [k])[k])},
         )
+        await refresh_pregnancy(session, pregnancy.id, changed_by=actor.username)
     return visit
 
 

@@ -21,6 +21,7 @@ from graphql_schema.pregnancy.inputs import (
 from graphql_schema.pregnancy.payloads import PregnancyPayload
 from graphql_schema.pregnancy.types import Pregnancy
 from resolvers.pregnancy import mutations, queries
+from resolvers.push import queries as push_queries
 
 
 def _payload(result: PregnancyRow | list[FieldError]) -> PregnancyPayload:
@@ -94,7 +95,11 @@ class PregnancyMutation:
             booking_unit=input.booking_unit,
             handbook_no=input.handbook_no,
         )
-        return _payload(await mutations.book(info.context, data))
+        payload = _payload(await mutations.book(info.context, data))
+        if payload.pregnancy is not None:
+            warnings = await push_queries.preflight_warnings(info.context, payload.pregnancy.db_id)
+            payload.push_warnings = [UserError.of(w) for w in warnings]
+        return payload
 
     @strawberry.mutation(permission_classes=WRITE, description="登记分娩")
     async def record_delivery(self, info: Info, input: RecordDeliveryInput) -> PregnancyPayload:

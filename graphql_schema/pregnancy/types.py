@@ -17,6 +17,7 @@ from graphql_schema.ultrasound.types import UltrasoundExam
 from graphql_schema.visit.types import PrenatalVisit
 
 if TYPE_CHECKING:
+    from graphql_schema.document.types import HandbookDocument
     from graphql_schema.lab.types import InfectiousScreening, RiskFactorProposal
     from graphql_schema.patient.types import Patient
 
@@ -132,6 +133,17 @@ class Pregnancy(Node):
         from graphql_schema.lab.schema import infectious_screening
 
         return await infectious_screening(info, self.db_id)
+
+    @strawberry.field(
+        description="母子健康手册 PDF 的各个版本（最新在前）：内容哈希、生成时间与生成人、短时有效的下载链接"
+    )
+    async def handbook_documents(
+        self, info: Info
+    ) -> list[Annotated[HandbookDocument, strawberry.lazy("graphql_schema.document.types")]]:
+        from graphql_schema.document.types import HandbookDocument
+
+        rows = await info.context.loaders.handbook_documents_by_pregnancy.load(self.db_id)
+        return [HandbookDocument.from_row(row) for row in rows]
 
     @strawberry.field(description="待医生确认的高危因素建议（如检验阳性建议紫色传染病因素）")
     async def risk_factor_proposals(

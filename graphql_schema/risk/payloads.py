@@ -15,3 +15,8 @@ class RiskFactorPayload:
         description="提醒：操作已成功，但有需要医生知道的情况，例如 EMR_UNAVAILABLE"
         "（电子病历暂不可用，诊断未能自动填入）",
     )
+    push_warnings: list[UserError] = strawberry.field(
+        default_factory=list,
+        description="桂妇儿推送前检查（与平台规则相同）：该孕产档案有记录会被平台拒收时列出，"
+        "例如非绿色产检缺少诊断（请为高危因素填写诊断）",
+    )

@@ -21,19 +21,24 @@ from graphql_schema.risk.inputs import (
 from graphql_schema.risk.payloads import RiskFactorPayload
 from graphql_schema.risk.types import RiskFactor
 from resolvers.emr import queries as emr_queries
+from resolvers.push import queries as push_queries
 from resolvers.risk import mutations
 
 
-def _payload(result: FactorRow | RecordedFactor | list[FieldError]) -> RiskFactorPayload:
+async def _payload(
+    info: Info, result: FactorRow | RecordedFactor | list[FieldError]
+) -> RiskFactorPayload:
     if isinstance(result, list):
         return RiskFactorPayload(risk_factor=None, user_errors=[UserError.of(e) for e in result])
-    if isinstance(result, RecordedFactor):
-        return RiskFactorPayload(
-            risk_factor=RiskFactor.from_row(result.factor),
-            user_errors=[],
-            warnings=[UserError.of(w) for w in result.warnings],
-        )
-    return RiskFactorPayload(risk_factor=RiskFactor.from_row(result), user_errors=[])
+    factor = result.factor if isinstance(result, RecordedFactor) else result
+    warnings = result.warnings if isinstance(result, RecordedFactor) else ()
+    push = await push_queries.preflight_warnings(info.context, factor.pregnancy_id)
+    return RiskFactorPayload(
+        risk_factor=RiskFactor.from_row(factor),
+        user_errors=[],
+        warnings=[UserError.of(w) for w in warnings],
+        push_warnings=[UserError.of(w) for w in push],
+    )
 
 
 @strawberry.type
@@ -68,9 +73,11 @@ class RiskMutation:
     async def add_risk_factor(self, info: Info, input: AddRiskFactorInput) -> RiskFactorPayload:
         pregnancy_id = expect_id(input.pregnancy_id, "Pregnancy", "pregnancyId")
         if isinstance(pregnancy_id, FieldError):
-            return _payload([pregnancy_id])
+            return await _payload(info, [pregnancy_id])
         diagnosis = FactorDiagnosis(input.diagnosis, input.icd10_code)
-        return _payload(await mutations.add(info.context, pregnancy_id, input.code, diagnosis))
+        return await _payload(
+            info, await mutations.add(info.context, pregnancy_id, input.code, diagnosis)
+        )
 
     @strawberry.mutation(
         permission_classes=WRITE, description="修改高危因素的诊断（来源变为 MANUAL）"
@@ -78,8 +85,8 @@ class RiskMutation:
     async def edit_risk_factor(self, info: Info, input: EditRiskFactorInput) -> RiskFactorPayload:
         factor_id = expect_id(input.risk_factor_id, "RiskFactor", "riskFactorId")
         if isinstance(factor_id, FieldError):
-            return _payload([factor_id])
-        return _payload(await mutations.edit(info.context, factor_id, input.changes()))
+            return await _payload(info, [factor_id])
+        return await _payload(info, await mutations.edit(info.context, factor_id, input.changes()))
 
     @strawberry.mutation(
         permission_classes=WRITE, description="删除高危因素（保留历史）；颜色随之重新评定"
@@ -89,5 +96,5 @@ class RiskMutation:
     ) -> RiskFactorPayload:
         factor_id = expect_id(input.risk_factor_id, "RiskFactor", "riskFactorId")
         if isinstance(factor_id, FieldError):
-            return _payload([factor_id])
-        return _payload(await mutations.remove(info.context, factor_id, input.reason))
+            return await _payload(info, [factor_id])
+        return await _payload(info, await mutations.remove(info.context, factor_id, input.reason))
