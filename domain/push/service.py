@@ -16,7 +16,7 @@ from domain.auth.actor import Actor
 from domain.database import Database, utcnow
 from domain.errors import FieldError, NotFound, ValidationFailed, fail
 from domain.push import content, mapping, outbox
-from domain.push.delivery import channel_row
+from domain.push.delivery import channel_row, claimable
 from domain.push.models import PushAttempt, PushChannel, PushMapping, PushRecord, PushStatus
 
 REASON_MAX = 500
@@ -58,8 +58,6 @@ def filter_condition(f: PushFilter) -> ColumnElement[bool]:
         )
         conditions.append(differs if f.mismatched else ~differs)
     if f.waiting_for_registration is not None:
-        from domain.push.delivery import claimable
-
         waiting = and_(
             PushRecord.status == PushStatus.PENDING,
             PushRecord.record_type != "MATERNAL_REGISTRATION",

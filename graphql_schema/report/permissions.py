@@ -7,34 +7,12 @@ department's statistics through the API.
 
 from __future__ import annotations
 
-from typing import Any
-
-from strawberry.permission import BasePermission
-from strawberry.types import Info
-
 from domain.auth.actor import Permission
-from graphql_schema.permissions import IsAuthenticated
+from graphql_schema.permissions import any_of
 
-
-class CanRunReports(BasePermission):
-    message = "没有查看或导出统计报表的权限（需要管理员或审计员角色）"
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads a class attribute)
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        actor = info.context.actor
-        return actor is not None and (
-            actor.can(Permission.ADMINISTER) or actor.can(Permission.READ_AUDIT)
-        )
-
-
-class CanEditReports(BasePermission):
-    message = "没有修改报表定义的权限（需要管理员角色）"
-    error_extensions = {"code": "FORBIDDEN"}  # noqa: RUF012 (strawberry reads a class attribute)
-
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        actor = info.context.actor
-        return actor is not None and actor.can(Permission.ADMINISTER)
-
-
-RUN_REPORTS = [IsAuthenticated, CanRunReports]
-EDIT_REPORTS = [IsAuthenticated, CanEditReports]
+RUN_REPORTS = any_of(
+    Permission.ADMINISTER,
+    Permission.READ_AUDIT,
+    message="没有查看或导出统计报表的权限（需要管理员或审计员角色）",
+)
+EDIT_REPORTS = any_of(Permission.ADMINISTER, message="没有修改报表定义的权限（需要管理员角色）")

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import select
 
+from domain.database import utcnow
 from domain.errors import FieldError
 from domain.push import service
 from domain.push.models import PushAttempt, PushMapping, PushRecord, PushStatus
@@ -107,10 +109,6 @@ async def changes(
     ctx: Context, f: PushFilter, *, poll_s: float = POLL_S
 ) -> AsyncIterator[PushRecord]:
     """Rows as they change, read from the database (any process may have changed them)."""
-    import asyncio
-
-    from domain.database import utcnow
-
     cursor = utcnow()
     seen: dict[int, dt.datetime] = {}
     first = True
